@@ -1,0 +1,29 @@
+"""Reads of profiles and consent that other code shares."""
+
+from django.db.models import Q, QuerySet
+
+from consent.models import OPT_OUT_FIELDS, ConsentEvent, Profile
+
+
+def contactable_on(channel: str) -> Q:
+    """A filter for profiles that refused neither the channel nor everything."""
+    return Q(no_longer_contact=False, **{OPT_OUT_FIELDS[channel]: False})
+
+
+def profiles_sharing_addresses(profile: Profile) -> QuerySet[Profile]:
+    """Other profiles that hold this profile's e-mail or mobile phone."""
+    shared = Q()
+    if profile.email:
+        shared |= Q(email=profile.email)
+    if profile.mobile_phone:
+        shared |= Q(mobile_phone=profile.mobile_phone)
+    if not shared:
+        return Profile.objects.none()
+    return Profile.objects.filter(shared).exclude(pk=profile.pk).order_by("pk")
+
+
+def consent_history(profile: Profile) -> QuerySet[ConsentEvent]:
+    """The profile's ledger rows, newest first, with what they refer to."""
+    return profile.consent_events.select_related("service", "operator").order_by(
+        "-created_at", "-id"
+    )

@@ -1,0 +1,1 @@
+# Models of deliveries land with the delivery issue.
