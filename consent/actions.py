@@ -110,7 +110,7 @@ def set_opt_out(
 def record_opt_out(
     *, profile: Profile, channel: str | None = EVERYTHING, origin: Origin
 ) -> bool:
-    """Record a refusal of one channel, or of everything when channel is None."""
+    """Record a refusal of one channel, or of everything when None."""
     return set_opt_out(profile=profile, channel=channel, opted_out=True, origin=origin)
 
 

@@ -6,7 +6,7 @@ from consent.models import OPT_OUT_FIELDS, ConsentEvent, Profile
 
 
 def contactable_on(channel: str) -> Q:
-    """A filter for profiles that refused neither the channel nor everything."""
+    """Profiles that refused neither the channel nor everything."""
     return Q(no_longer_contact=False, **{OPT_OUT_FIELDS[channel]: False})
 
 
