@@ -2,6 +2,7 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
 
 
@@ -59,8 +60,8 @@ class Profile(models.Model):
             # the duplicate check of delivery analysis.
             models.Index(fields=["email"], name="profile_email_idx"),
             models.Index(fields=["mobile_phone"], name="profile_phone_idx"),
-            # Admin search by last name prefix.
-            models.Index(fields=["last_name", "first_name"], name="profile_name_idx"),
+            # Admin search by name, case-insensitive (iexact is UPPER() = ).
+            models.Index(Upper("last_name"), name="profile_last_name_idx"),
         ]
         permissions = [("change_consent", "Can change consent")]
 
@@ -220,6 +221,14 @@ class ConsentEvent(models.Model):
             # Consent history on the profile page, newest first.
             models.Index(fields=["profile", "-created_at"], name="event_profile_idx"),
         ]
+
+    def save(self, *args, **kwargs) -> None:
+        if not self._state.adding:
+            raise ValueError("Consent events are immutable once written.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValueError("Consent events are never deleted by the application.")
 
     def __str__(self) -> str:
         target = self.service_id and f"service {self.service_id}" or self.channel
