@@ -146,6 +146,9 @@ STORAGES = {
     },
 }
 
+# Without collectstatic (a local run, the tests), serve from the finders.
+WHITENOISE_USE_FINDERS = DEBUG or TESTING
+
 CRISPY_ALLOWED_TEMPLATE_PACKS = "bootstrap5"
 CRISPY_TEMPLATE_PACK = "bootstrap5"
 
