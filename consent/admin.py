@@ -54,7 +54,7 @@ def _origin(request: HttpRequest, note: str = "") -> actions.Origin:
 class ProfileAdmin(admin.ModelAdmin):
     form = ProfileAdminForm
     change_form_template = "admin/consent/profile/change_form.html"
-    list_display = ["id", "full_name", "email", "mobile_phone", "language", "consent"]
+    list_display = ["id", "full_name", "consent", "email", "mobile_phone", "language"]
     list_display_links = ["id", "full_name"]
     list_filter = [
         "no_longer_contact",
