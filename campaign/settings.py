@@ -205,6 +205,8 @@ SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+# A refused form is a page in the visitor's language, not Django's own.
+CSRF_FAILURE_VIEW = "consent.views.csrf_failure"
 
 LOGGING = {
     "version": 1,

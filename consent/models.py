@@ -1,6 +1,7 @@
 import uuid
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models.functions import Upper
 from django.utils.translation import gettext_lazy as _
@@ -88,6 +89,7 @@ class Service(models.Model):
         _("validity in days"),
         null=True,
         blank=True,
+        validators=[MinValueValidator(1)],
         help_text=_("Empty for unlimited; otherwise a subscription ends by itself."),
     )
     consent_wording = models.TextField(
@@ -109,6 +111,13 @@ class Service(models.Model):
         verbose_name = _("service")
         verbose_name_plural = _("services")
         ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(validity_days__isnull=True)
+                | models.Q(validity_days__gte=1),
+                name="service_validity_positive",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.label or self.name
@@ -132,6 +141,9 @@ class Subscription(models.Model):
     subscribed_at = models.DateTimeField(null=True, blank=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
+    # When the last confirmation request went out, so a repeated request
+    # does not flood the mailbox.
+    confirmation_sent_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = _("subscription")
@@ -139,6 +151,12 @@ class Subscription(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["profile", "service"], name="subscription_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(
+                    status__in=["pending", "subscribed", "unsubscribed"]
+                ),
+                name="subscription_status_valid",
             ),
         ]
         indexes = [
@@ -222,6 +240,10 @@ class ConsentEvent(models.Model):
             models.Index(fields=["profile", "-created_at"], name="event_profile_idx"),
         ]
 
+    def __str__(self) -> str:
+        target = self.service_id and f"service {self.service_id}" or self.channel
+        return f"{self.get_action_display()} {target or 'everything'}"
+
     def save(self, *args, **kwargs) -> None:
         if not self._state.adding:
             raise ValueError("Consent events are immutable once written.")
@@ -229,7 +251,3 @@ class ConsentEvent(models.Model):
 
     def delete(self, *args, **kwargs):
         raise ValueError("Consent events are never deleted by the application.")
-
-    def __str__(self) -> str:
-        target = self.service_id and f"service {self.service_id}" or self.channel
-        return f"{self.get_action_display()} {target or 'everything'}"
