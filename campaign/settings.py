@@ -179,6 +179,20 @@ QUARANTINE_MAILBOX_FULL_RESET_DAYS = env_int(
     "QUARANTINE_MAILBOX_FULL_RESET_DAYS", 30, minimum=1
 )
 
+# Deliveries (delivery.sending): recipients per batch (one mail connection
+# each), recipients marked "being sent" at a time, and how long a batch's
+# claim lasts before another run may take its unsent recipients over.
+DELIVERY_BATCH_SIZE = env_int("DELIVERY_BATCH_SIZE", 500, minimum=1)
+DELIVERY_SEND_SLICE = env_int("DELIVERY_SEND_SLICE", 20, minimum=1)
+DELIVERY_CLAIM_TIMEOUT_MINUTES = env_int(
+    "DELIVERY_CLAIM_TIMEOUT_MINUTES", 30, minimum=1
+)
+# The mailbox of the mailto: in List-Unsubscribe; empty: unsubscribe@ at the
+# domain of DEFAULT_FROM_EMAIL.
+UNSUBSCRIBE_MAILTO = env_str("UNSUBSCRIBE_MAILTO")
+# Dotted path of the class that sends SMS (delivery.sms); prints by default.
+SMS_BACKEND = env_str("SMS_BACKEND", "delivery.sms.ConsoleSmsBackend")
+
 # Celery: with no broker, delivery batches run in the calling process.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or env_str("REDIS_URL")
 CELERY_TASK_ACKS_LATE = True
