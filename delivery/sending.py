@@ -336,8 +336,10 @@ def _send_one(backend, delivery, content, profile, address) -> Failure | None:
         backend.send_messages([message])
     except smtplib.SMTPRecipientsRefused as exc:
         code, text = next(iter(exc.recipients.values()), (0, b""))
+        _stop_if_closing(code)
         return classify_refusal(code, _decode(text))
-    except (smtplib.SMTPDataError, smtplib.SMTPHeloError) as exc:
+    except smtplib.SMTPDataError as exc:
+        _stop_if_closing(exc.smtp_code)
         return classify_refusal(exc.smtp_code, _decode(exc.smtp_error))
     except smtplib.SMTPSenderRefused as exc:
         raise SendingStopped(
@@ -351,6 +353,12 @@ def _send_one(backend, delivery, content, profile, address) -> Failure | None:
             attempted=True,
         ) from exc
     return None
+
+
+def _stop_if_closing(code: int) -> None:
+    """421: the server is closing the connection, whoever the recipient."""
+    if code == 421:
+        raise SendingStopped(_("The mail server is not taking messages now (421)."))
 
 
 def _decode(text) -> str:

@@ -89,3 +89,50 @@ def reasons():
         )
 
     return read
+
+
+@pytest.fixture
+def analysed(make_delivery):
+    """A delivery created then analysed; arguments as for make_delivery."""
+
+    def make(**fields) -> Delivery:
+        delivery = make_delivery(**fields)
+        actions.analyze_delivery(delivery=delivery)
+        delivery.refresh_from_db()
+        return delivery
+
+    return make
+
+
+@pytest.fixture
+def refuse_recipients(smtp_server):
+    """Make the loopback server refuse some recipients with a given reply.
+
+    The hook is read by each new SMTP session, so it applies from the next
+    connection on.
+    """
+
+    def install(replies: dict[str, str]) -> None:
+        async def handle_RCPT(server, session, envelope, address, rcpt_options):
+            if address in replies:
+                return replies[address]
+            envelope.rcpt_tos.append(address)
+            return "250 OK"
+
+        smtp_server.handle_RCPT = handle_RCPT
+
+    return install
+
+
+@pytest.fixture
+def smtp_sessions(smtp_server):
+    """The client ports of the connections messages arrived on, in order."""
+    peers: list = []
+    original = smtp_server.handle_DATA
+
+    async def handle_DATA(server, session, envelope):
+        peers.append(session.peer)
+        return await original(server, session, envelope)
+
+    smtp_server.handle_DATA = handle_DATA
+    return peers
