@@ -65,6 +65,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # A database outage answers "try again" (503), never a 500.
+    "campaign.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "campaign.urls"

@@ -4,6 +4,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
 
+from campaign.outages import connection_lost_is_a_command_error
 from consent.imports import ImportRejected, import_profiles
 
 
@@ -28,8 +29,12 @@ class Command(BaseCommand):
             raise CommandError(f"{file}: no such file.")
 
         progress = None if json else self._progress
+        lost = f"{file}: the database connection was lost; nothing was imported."
         try:
-            result = import_profiles(file, skip_invalid=skip_invalid, progress=progress)
+            with connection_lost_is_a_command_error(lost):
+                result = import_profiles(
+                    file, skip_invalid=skip_invalid, progress=progress
+                )
         except ImportRejected as rejected:
             lines = "\n".join(f"  {file}: {error}" for error in rejected.errors)
             raise CommandError(

@@ -1,0 +1,160 @@
+"""Fixtures that break things on purpose: real failures, on a real database.
+
+Faults are injected in PostgreSQL itself (a trigger that terminates the
+connection mid-transaction, a database that refuses connections), never by
+mocking Django or the driver. They only touch the test database of this
+run, never the shared server.
+"""
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator
+
+import psycopg
+import pytest
+from django.db import connection, connections
+
+IS_POSTGRES = connection.vendor == "postgresql"
+
+
+class needs_postgres:  # noqa: N801 - used like pytest's own marks
+    """Mark a test `postgres` and skip it on SQLite, saying why.
+
+    The CI PostgreSQL run always runs it. Use as a decorator, or put
+    `.marks` in a module's `pytestmark`.
+    """
+
+    def __init__(self, why: str):
+        self.marks = [
+            pytest.mark.postgres,
+            pytest.mark.skipif(not IS_POSTGRES, reason=f"needs PostgreSQL: {why}"),
+        ]
+
+    def __call__(self, test):
+        for mark in self.marks:
+            test = mark(test)
+        return test
+
+
+# Faults injected in the database server: SQLite has no server.
+postgres_only = needs_postgres(
+    "the fault is injected in the server (a terminated backend, a database "
+    "refusing connections), which SQLite does not have"
+)
+
+
+def admin_connection(dbname: str | None = None) -> psycopg.Connection:
+    """A connection outside Django, to the test database or to `dbname`."""
+    params = connection.settings_dict
+    return psycopg.connect(
+        dbname=dbname or params["NAME"],
+        host=params["HOST"] or None,
+        port=params["PORT"] or None,
+        user=params["USER"] or None,
+        password=params["PASSWORD"] or None,
+        autocommit=True,
+    )
+
+
+def backend_pid() -> int:
+    """The server process behind Django's connection in this thread."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        return cursor.fetchone()[0]
+
+
+@pytest.fixture
+def pg_admin(transactional_db) -> Iterator[psycopg.Connection]:
+    with admin_connection() as conn:
+        yield conn
+
+
+@pytest.fixture
+def kill_connection_on_insert(pg_admin) -> Iterator[Callable[[str], None]]:
+    """Arm a fault: Django's connection dies when it next inserts into a table.
+
+    A trigger terminates the very backend that runs the INSERT, inside its
+    transaction, after the earlier statements of that transaction ran.
+    Only the backend that is current when the fault is armed is killed, so
+    the reconnection afterwards works. Disarmed at the end of the test.
+    """
+    armed: list[str] = []
+
+    def arm(table: str) -> None:
+        pid = backend_pid()
+        name = f"hardening_kill_{table}"
+        with pg_admin.cursor() as cursor:
+            cursor.execute(
+                f"""
+                CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$
+                BEGIN
+                    IF pg_backend_pid() = {int(pid)} THEN
+                        PERFORM pg_terminate_backend(pg_backend_pid());
+                        PERFORM pg_sleep(5);
+                    END IF;
+                    RETURN NULL;
+                END $$ LANGUAGE plpgsql
+                """
+            )
+            cursor.execute(
+                f"CREATE TRIGGER {name} BEFORE INSERT ON {table} "
+                f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
+            )
+        armed.append(table)
+
+    yield arm
+
+    with pg_admin.cursor() as cursor:
+        for table in armed:
+            name = f"hardening_kill_{table}"
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+            cursor.execute(f"DROP FUNCTION IF EXISTS {name}()")
+
+
+@contextlib.contextmanager
+def database_refusing_connections() -> Iterator[None]:
+    """The test database refuses new connections and drops Django's.
+
+    Like a database server restarting: every query fails until the block
+    ends, then connections are accepted again. Run from the maintenance
+    database, since a database cannot close its own doors.
+    """
+    name = connection.settings_dict["NAME"]
+    pid = backend_pid()
+    with admin_connection("postgres") as maintenance:
+        maintenance.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
+        maintenance.execute("SELECT pg_terminate_backend(%s)", [pid])
+        try:
+            yield
+        finally:
+            maintenance.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
+
+
+def run_in_threads(
+    worker: Callable[[int], None], count: int, *, timeout: float = 120
+) -> list[BaseException]:
+    """Run worker(0..count-1) at once, each in its own thread and connection.
+
+    The threads start together behind a barrier so their transactions
+    overlap. Return the exceptions the workers raised, if any.
+    """
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run(index: int) -> None:
+        try:
+            barrier.wait()
+            worker(index)
+        except BaseException as exc:  # noqa: BLE001 - reported to the test
+            errors.append(exc)
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout)
+    if any(thread.is_alive() for thread in threads):
+        errors.append(TimeoutError("a worker thread did not finish"))
+    return errors
