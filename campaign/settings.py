@@ -238,5 +238,7 @@ LOGGING = {
         # Django logs the full path of a 4xx request, which for landing pages
         # carries a token; our views log what matters without it.
         "django.request": {"level": "ERROR"},
+        # flufl.bounce logs every detector it tries, for every message.
+        "flufl.bounce": {"level": "WARNING"},
     },
 }

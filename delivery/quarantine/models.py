@@ -44,6 +44,9 @@ class Address(models.Model):
 
     address = models.CharField(max_length=254)
     channel = models.CharField(max_length=10, choices=AddressChannel)
+    # The part after "@" of an e-mail address, empty for phone numbers: the
+    # admin filter and the bulk release after a provider outage select by it.
+    domain = models.CharField(max_length=254, blank=True, editable=False)
     status = models.CharField(max_length=20, choices=Status, default=Status.VALID)
     reason = models.CharField(max_length=30, choices=Reason, blank=True)
     error_count = models.PositiveIntegerField(
@@ -70,6 +73,8 @@ class Address(models.Model):
             models.Index(
                 fields=["status", "last_error_at"], name="quarantine_upkeep_idx"
             ),
+            # release_quarantine and the admin's domain filter.
+            models.Index(fields=["domain", "status"], name="quarantine_domain_idx"),
         ]
 
     def __str__(self) -> str:
@@ -114,6 +119,9 @@ class StatusChange(models.Model):
             models.Index(
                 fields=["address", "-created_at"], name="statuschange_addr_idx"
             ),
+            # The admin's history list, newest first, on a table that only
+            # grows.
+            models.Index(fields=["-created_at", "-id"], name="statuschange_recent_idx"),
         ]
 
     def __str__(self) -> str:
@@ -149,7 +157,11 @@ class Bounce(models.Model):
         verbose_name_plural = _("bounces")
         ordering = ["-occurred_at", "-id"]
         indexes = [
+            # The bounces of one address, and the duplicate check of
+            # record_error (address, then message_id among its few rows).
             models.Index(fields=["address", "-occurred_at"], name="bounce_addr_idx"),
+            # The admin's bounce list, newest first.
+            models.Index(fields=["-occurred_at", "-id"], name="bounce_recent_idx"),
         ]
 
     def __str__(self) -> str:
