@@ -26,6 +26,7 @@ from consent.models import (
     Service,
     Subscription,
 )
+from consent.selectors import subscriptions_due_to_end
 
 logger = logging.getLogger(__name__)
 
@@ -562,9 +563,7 @@ def expire_subscriptions(
     """
     now = now or timezone.now()
     origin = Origin(source=ConsentEvent.Source.EXPIRY)
-    due = Subscription.objects.filter(
-        status=Status.SUBSCRIBED, expires_at__lte=now
-    ).order_by("pk")
+    due = subscriptions_due_to_end(now).order_by("pk")
     total = 0
 
     while True:

@@ -11,6 +11,7 @@ application code (``baseline_statements``), so a benchmark can time both
 side by side. Both run on PostgreSQL and SQLite 3.25 or later.
 """
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -200,7 +201,9 @@ def write_analysis(
         f"INSERT INTO {quoted_table(Recipient)}"
         " (delivery_id, profile_id, address, reason, status, skip_reason, error)"
         " SELECT %(delivery)s, x.profile_id, x.address, x.reason, x.status, '', ''"
-        f" FROM ({select}) x"
+        # Recipient ids follow profile ids: lists and batches go in profile
+        # order, and the profile index is filled from left to right.
+        f" FROM ({select}) x ORDER BY x.profile_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(insert, params)
@@ -218,19 +221,21 @@ def write_analysis(
     return Counts(target=target, excluded=excluded)
 
 
-def late_check_sql(delivery: Delivery, *, claim_token, now: datetime) -> tuple:
+def late_check_sql(
+    delivery: Delivery, *, now: datetime, claim_token: uuid.UUID | None = None
+) -> tuple[str, dict]:
     """SELECT (id, profile id, address, late reason) of a claimed batch.
 
     A profile's consent may change between analysis and sending: this
     looks again, in one statement for the whole batch, at what could have
     changed since. The late reason is NULL for those still to be sent.
+    Without a claim token it looks at every recipient still pending, for a
+    dry run.
     """
     channel_column = _channel_column(delivery.channel)
     current = normalised_address_sql(delivery.channel, f"p.{channel_column}")
     opt_out = _column(Profile, OPT_OUT_FIELDS[delivery.channel])
     params = {
-        "token": claim_token.hex if connection.vendor == "sqlite" else claim_token,
-        "claimed": Recipient.Status.CLAIMED,
         "channel": delivery.channel,
         "denylisted": AddressStatus.DENYLISTED,
         "quarantined": AddressStatus.QUARANTINED,
@@ -262,9 +267,22 @@ def late_check_sql(delivery: Delivery, *, claim_token, now: datetime) -> tuple:
         f" LEFT JOIN {quoted_table(Address)} q ON q.channel = %(channel)s"
         " AND q.address = r.address"
         " AND q.status IN (%(denylisted)s, %(quarantined)s)"
-        " WHERE r.claim_token = %(token)s AND r.status = %(claimed)s"
-        " ORDER BY r.id"
     )
+    if claim_token is None:
+        sql += (
+            " WHERE r.delivery_id = %(delivery)s AND r.reason = ''"
+            " AND r.status = %(pending)s"
+        )
+        params["delivery"] = delivery.pk
+        params["pending"] = Recipient.Status.PENDING
+    else:
+        sql += (
+            " WHERE r.claim_token = %(token)s AND r.status = %(claimed)s ORDER BY r.id"
+        )
+        params["token"] = Recipient._meta.get_field("claim_token").get_db_prep_value(
+            claim_token, connection
+        )
+        params["claimed"] = Recipient.Status.CLAIMED
     return sql, params
 
 

@@ -210,6 +210,14 @@ class Recipient(models.Model):
             ),
             # Profile page: the profile's delivery history, newest first.
             models.Index(fields=["profile", "delivery"], name="recipient_profile_idx"),
+            # Report: the failed and the skipped recipients of a delivery, a
+            # page at a time. Partial, so the analysis, which writes only
+            # pending and excluded rows, never pays for it.
+            models.Index(
+                fields=["delivery", "status", "id"],
+                name="recipient_trouble_idx",
+                condition=models.Q(status__in=["failed", "skipped"]),
+            ),
         ]
 
     def __str__(self) -> str:
