@@ -28,6 +28,7 @@ def test_production_configuration_passes_check_deploy():
         DJANGO_SECRET_KEY="x7#k2!qv" * 8,
         DJANGO_ALLOWED_HOSTS="consent.example.com",
         SITE_URL="https://consent.example.com",
+        ANYMAIL_WEBHOOK_SECRET="provider:long-random-webhook-password",
     )
 
     assert result.returncode == 0, result.stdout + result.stderr
