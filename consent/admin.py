@@ -76,7 +76,14 @@ class ProfileAdmin(admin.ModelAdmin):
     show_full_result_count = False
     paginator = EstimatedCountPaginator
     readonly_fields = ["public_id", "created_at", "updated_at"]
-    actions = ["opt_out_of_everything", "opt_out_of_channel", "opt_back_in"]
+    actions = [
+        "opt_out_of_everything",
+        "opt_out_of_channel",
+        "opt_back_in",
+        # Site actions of consent.admin_services, offered only here.
+        "subscribe_to_service",
+        "unsubscribe_from_service",
+    ]
 
     class Media:
         css = {"all": ["campaign/admin.css"]}
@@ -357,3 +364,5 @@ panels.register_panel(
         order=10,
     )
 )
+
+from consent import admin_services  # noqa: E402,F401

@@ -157,6 +157,18 @@ class SubscribeForm(forms.Form):
         return cleaned
 
 
+def channel_phrase(channel: str) -> str:
+    """The channel as it reads after "by": by e-mail, by SMS, by post."""
+    phrases = {
+        Channel.EMAIL: _("e-mail"),
+        Channel.SMS: _("SMS"),
+        Channel.PHONE: _("phone"),
+        Channel.DIRECT_MAIL: _("post"),
+        Channel.PUSH: _("push notification"),
+    }
+    return phrases[channel]
+
+
 def channel_wording(channel: str) -> str:
     labels = {
         Channel.EMAIL: _("You may contact me by e-mail"),

@@ -29,6 +29,7 @@ from consent import actions
 from consent.forms import (
     PreferencesForm,
     SubscribeForm,
+    channel_phrase,
     channel_wording,
     service_wording,
     stop_all_wording,
@@ -360,7 +361,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         choices = _unsubscribe_choices(service, channel)
         context = {
             "service": service,
-            "channel_label": Channel(channel).label,
+            "channel_label": channel_phrase(channel),
             "choices": choices,
             "preferences_url": _path(preferences_url(profile)),
         }
@@ -400,7 +401,7 @@ def _unsubscribe_choices(service: Service | None, channel: str) -> dict[str, str
             "service": service.label
         }
     choices[SCOPE_CHANNEL] = _("Stop all messages by %(channel)s") % {
-        "channel": Channel(channel).label.lower()
+        "channel": channel_phrase(channel)
     }
     choices[SCOPE_EVERYTHING] = stop_all_wording()
     return choices
