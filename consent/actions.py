@@ -95,7 +95,9 @@ def set_opt_out(
 
     with transaction.atomic():
         current = (
-            Profile.objects.select_for_update().only("pk", field).get(pk=profile.pk)
+            Profile.objects.select_for_update(no_key=True)
+            .only("pk", field)
+            .get(pk=profile.pk)
         )
         if getattr(current, field) == opted_out:
             setattr(profile, field, opted_out)
@@ -151,7 +153,7 @@ def bulk_set_opt_out(
     with transaction.atomic():
         to_change = list(
             profiles.exclude(**{field: opted_out})
-            .select_for_update()
+            .select_for_update(no_key=True)
             .values_list("pk", flat=True)
         )
         if not to_change:
@@ -197,7 +199,23 @@ def subscription_end(service: Service, start: datetime) -> datetime | None:
     return start + timedelta(days=service.validity_days)
 
 
+def _lock_profile(profile: Profile) -> None:
+    """Lock the profile row, as every change of its consent does first.
+
+    One lock, always taken first, makes changes of one person queue in one
+    order: no deadlock between a subscription change and an opt-out, and
+    two first subscriptions cannot both insert a row. NO KEY UPDATE still
+    lets ledger rows that refer to the profile be inserted meanwhile.
+    """
+    list(
+        Profile.objects.select_for_update(no_key=True)
+        .filter(pk=profile.pk)
+        .values_list("pk", flat=True)
+    )
+
+
 def _locked_subscription(profile: Profile, service: Service) -> Subscription | None:
+    _lock_profile(profile)
     return (
         Subscription.objects.select_for_update()
         .filter(profile=profile, service=service)
@@ -337,7 +355,7 @@ def confirm_subscription(*, profile: Profile, service: Service, origin: Origin) 
 
 def _reopen_channel(*, profile: Profile, channel: str, origin: Origin) -> None:
     """Let one channel reach the profile again, and nothing else."""
-    current = Profile.objects.select_for_update().get(pk=profile.pk)
+    current = Profile.objects.select_for_update(no_key=True).get(pk=profile.pk)
     if current.no_longer_contact:
         for other in Channel.values:
             if other != channel:
@@ -353,6 +371,7 @@ def unsubscribe(*, profile: Profile, service: Service, origin: Origin) -> bool:
     now = timezone.now()
 
     with transaction.atomic():
+        _lock_profile(profile)
         changed = (
             Subscription.objects.filter(profile=profile, service=service)
             .exclude(status=Status.UNSUBSCRIBED)

@@ -307,7 +307,7 @@ def _write(
         for profile in (
             Profile.objects.filter(external_id__in=chunk)
             .only("pk", "external_id", *FLAG_COLUMNS, "email", "mobile_phone")
-            .select_for_update()
+            .select_for_update(no_key=True)
         ):
             existing[profile.external_id] = profile
 
