@@ -31,6 +31,7 @@ run: venv
 	$(RUN_ENV) $(PY) manage.py migrate --noinput
 	$(RUN_ENV) $(PY) manage.py seed_demo --if-empty
 	$(RUN_ENV) $(PY) manage.py demo_operator --url http://$(HOST):$(PORT)
+	$(RUN_ENV) $(PY) manage.py landing_links
 	$(RUN_ENV) $(PY) manage.py runserver $(HOST):$(PORT)
 
 test: venv

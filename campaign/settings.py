@@ -30,6 +30,9 @@ if not SECRET_KEY:
             "DJANGO_SECRET_KEY is required when DJANGO_DEBUG is off."
         )
     SECRET_KEY = "insecure-key-for-local-debug-and-tests-only-never-in-production"
+# Former keys, still accepted when checking signatures: links in messages
+# already sent (unsubscribe links never expire) outlive a key rotation.
+SECRET_KEY_FALLBACKS = env_list("DJANGO_SECRET_KEY_FALLBACKS")
 
 ALLOWED_HOSTS = env_list(
     "DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost"] if DEBUG else []
