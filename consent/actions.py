@@ -580,6 +580,10 @@ def expire_subscriptions(
     large backlog neither holds locks for long nor needs much memory.
     `progress` is called with the running total after each batch.
     """
+    # TODO: also end pending subscriptions whose confirmation link has
+    # expired (CONFIRMATION_MAX_AGE), and remove the profiles that only such
+    # a request created; until then they stay pending and count as pending
+    # in the service list.
     now = now or timezone.now()
     origin = Origin(source=ConsentEvent.Source.EXPIRY)
     due = subscriptions_due_to_end(now).order_by("pk")
