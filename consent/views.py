@@ -293,7 +293,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
     if profile is None:
         raise _unknown_person(Purpose.CONFIRM)
     language = _language_of(profile)
-    service = Service.objects.filter(pk=claims.service_id).first()
+    service = Service.objects.filter(pk=claims.service_id, is_active=True).first()
     if service is None:
         raise Refusal(
             404,
@@ -323,7 +323,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
             "reopens": reopens,
             "posted": request.method == "POST",
             "preferences_url": _path(preferences_url(profile)),
-            "subscribe_url": _path(subscribe_url(service)) if service.is_active else "",
+            "subscribe_url": _path(subscribe_url(service)),
         }
     return _render(request, "consent/confirm.html", context, language=language)
 

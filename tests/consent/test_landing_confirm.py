@@ -132,3 +132,14 @@ def test_a_tampered_link_is_refused(client, pending, confirmed_news):
     assert response.status_code == 400
     assert "This link does not work" in response.content.decode()
     assert status_of(pending) == "pending"
+
+
+def test_a_retired_service_cannot_be_confirmed(client, pending, confirmed_news):
+    confirmed_news.is_active = False
+    confirmed_news.save()
+
+    response = client.post(path(confirm_url(pending, confirmed_news)))
+
+    assert response.status_code == 404
+    assert "This subscription is not available" in response.content.decode()
+    assert status_of(pending) == "pending"
