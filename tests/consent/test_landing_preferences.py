@@ -1,6 +1,8 @@
 """The preference centre: /p/preferences/<token>/."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from consent.links import preferences_url
 from consent.models import Subscription
@@ -118,3 +120,20 @@ def test_unknown_fields_and_non_utf8_values_change_nothing_they_should_not(
     assert person.email_opt_out is False
     assert person.no_longer_contact is True
     assert not Subscription.objects.exists()
+
+
+def test_the_page_takes_as_many_queries_for_many_services_as_for_one(
+    client, person, make_service, django_assert_num_queries
+):
+    make_service()
+    url = path(preferences_url(person))
+    with CaptureQueriesContext(connection) as one_service:
+        client.get(url)
+
+    for _ in range(10):
+        Subscription.objects.create(
+            profile=person, service=make_service(), status="subscribed"
+        )
+
+    with django_assert_num_queries(len(one_service)):
+        client.get(url)
