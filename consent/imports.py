@@ -10,13 +10,17 @@ every subscription it starts, is written to the ledger with source
 import csv
 import io
 import logging
-from collections.abc import Callable, Iterator
+import multiprocessing
+import operator
+import os
+from collections.abc import Callable, Collection, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from consent.addresses import normalize_email, normalize_phone
@@ -31,8 +35,13 @@ from consent.models import (
 
 logger = logging.getLogger(__name__)
 
-BATCH_SIZE = 5000
+# Rows checked and written together; each chunk is a few statements.
+CHUNK_SIZE = 2000
+UPDATE_BATCH_SIZE = 1000
 MAX_CELL = 10_000
+# Files with at least this many lines are checked by worker processes.
+PARALLEL_MIN_ROWS = 20_000
+MAX_WORKERS = 8
 
 TEXT_COLUMNS = {"external_id": 100, "first_name": 150, "last_name": 150}
 ADDRESS_COLUMNS = ("email", "mobile_phone")
@@ -42,6 +51,8 @@ FLAG_CHANNELS = {"no_longer_contact": None} | {
     field: channel for channel, field in OPT_OUT_FIELDS.items()
 }
 FLAG_COLUMNS = tuple(FLAG_CHANNELS)
+# Profile columns a row may change.
+UPDATABLE_COLUMNS = (*TEXT_COLUMNS, *ADDRESS_COLUMNS, "language", *FLAG_COLUMNS)
 COLUMNS = (
     *TEXT_COLUMNS,
     *ADDRESS_COLUMNS,
@@ -128,10 +139,65 @@ def _parse_bool(value: str) -> bool:
     raise ValueError(f"{value[:40]!r} is not one of true/false/1/0/yes/no")
 
 
-def _read_rows(
-    text: str, services: dict[str, Service]
-) -> tuple[list[str], list[Row], list[RowError]]:
+def import_profiles(
+    path: Path,
+    *,
+    skip_invalid: bool = False,
+    progress: Progress | None = None,
+) -> ImportResult:
+    """Check every row of the file and write it in one transaction.
+
+    Rows are checked in chunks, by worker processes for a large file, and
+    each checked chunk is written while the next ones are being checked.
+    When any row is bad, ImportRejected lists every problem and the
+    transaction is rolled back, so nothing is kept; unless skip_invalid is
+    set: then the good rows are written and the bad ones reported in the
+    result.
+    """
+    services = {service.name: service for service in Service.objects.all()}
+    text = _decode(path.read_bytes())
     reader = csv.reader(io.StringIO(text, newline=""))
+    header = _read_header(reader)
+
+    errors: list[RowError] = []
+    # Lines after the header: the total progress counts towards.
+    total = max(text.rstrip("\n").count("\n"), 1)
+    checked = 0
+    with transaction.atomic():
+        writer = _Writer(services, _store(timezone.now()))
+        for rows, row_errors in _checked_chunks(
+            header, reader, frozenset(services), estimated_rows=total
+        ):
+            errors.extend(row_errors)
+            checked += len(rows) + len({error.line for error in row_errors})
+            if progress:
+                progress("rows", min(checked, total - 1), total)
+            if errors and not skip_invalid:
+                # Keep checking, to list every bad line; the transaction
+                # is rolled back below.
+                continue
+            errors.extend(writer.write(rows))
+        if errors and not skip_invalid:
+            raise ImportRejected(errors)
+    if progress:
+        progress("rows", total, total)
+
+    result = writer.result
+    result.rows += len({error.line for error in errors})
+    result.skipped = errors
+    logger.info(
+        "profile import: %s rows, %s created, %s updated, %s consent events, "
+        "%s skipped",
+        result.rows,
+        result.created,
+        result.updated,
+        result.consent_events,
+        len(result.skipped),
+    )
+    return result
+
+
+def _read_header(reader) -> list[str]:
     try:
         header = [name.strip().lower() for name in next(reader)]
     except StopIteration:
@@ -160,42 +226,135 @@ def _read_rows(
         )
     if problems:
         raise ImportRejected(problems)
+    return header
 
-    rows: list[Row] = []
-    errors: list[RowError] = []
+
+def _checked_chunks(
+    header: list[str],
+    reader,
+    service_names: Collection[str],
+    *,
+    estimated_rows: int,
+) -> Iterator[tuple[list[Row], list[RowError]]]:
+    """The file's good rows and its problems, chunk by chunk, in file order.
+
+    An external id may appear once in a file; a CSV error ends the file and
+    is reported last.
+    """
+    unreadable: list[RowError] = []
     seen_ids: dict[str, int] = {}
+    chunks = _chunks_of(_records(reader, unreadable))
+    for checked in _validate_chunks(header, chunks, service_names, estimated_rows):
+        rows, errors = [], []
+        for row, row_errors in checked:
+            external_id = row.values.get("external_id")
+            if external_id:
+                if external_id in seen_ids:
+                    row_errors.append(
+                        RowError(
+                            row.line,
+                            "external_id",
+                            f"already used on line {seen_ids[external_id]}",
+                        )
+                    )
+                else:
+                    seen_ids[external_id] = row.line
+            if row_errors:
+                errors.extend(row_errors)
+            else:
+                rows.append(row)
+        yield rows, errors
+    if unreadable:
+        yield [], unreadable
+
+
+def _records(reader, unreadable: list[RowError]) -> Iterator[tuple[int, list[str]]]:
+    """(line, cells) of each non-blank record; a CSV error ends the file."""
     while True:
         try:
             cells = next(reader)
         except StopIteration:
-            break
+            return
         except csv.Error as exc:
-            errors.append(RowError(reader.line_num, "-", f"not readable as CSV: {exc}"))
-            break
-        if not any(cell.strip() for cell in cells):
-            continue
-        row, row_errors = _validate(reader.line_num, header, cells, services)
-        external_id = row.values.get("external_id")
-        if external_id:
-            if external_id in seen_ids:
-                row_errors.append(
-                    RowError(
-                        row.line,
-                        "external_id",
-                        f"already used on line {seen_ids[external_id]}",
-                    )
-                )
-            else:
-                seen_ids[external_id] = row.line
-        if row_errors:
-            errors.extend(row_errors)
-        else:
-            rows.append(row)
-    return header, rows, errors
+            unreadable.append(
+                RowError(reader.line_num, "-", f"not readable as CSV: {exc}")
+            )
+            return
+        if any(cell.strip() for cell in cells):
+            yield reader.line_num, cells
+
+
+def _chunks_of(records: Iterator, size: int = CHUNK_SIZE) -> Iterator[list]:
+    chunk = []
+    for record in records:
+        chunk.append(record)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _validate_chunks(
+    header: list[str],
+    chunks: Iterator[list[tuple[int, list[str]]]],
+    service_names: Collection[str],
+    estimated_rows: int,
+) -> Iterator[list[tuple[Row, list[RowError]]]]:
+    """Check each chunk's records, in order.
+
+    Checking addresses (email-validator and phonenumbers, pure Python) is
+    most of an import's work, about 50 µs a row; a large file is checked by
+    one worker process per core, each row exactly as the serial path
+    checks it, while this process writes the chunks already checked.
+    """
+    workers = _worker_count(estimated_rows)
+    if workers < 2:
+        for chunk in chunks:
+            yield [
+                _validate(line, header, cells, service_names) for line, cells in chunk
+            ]
+        return
+
+    context = multiprocessing.get_context("fork")
+    with context.Pool(
+        workers, initializer=_start_worker, initargs=(header, service_names)
+    ) as pool:
+        yield from pool.imap(_validate_chunk, chunks)
+
+
+def _worker_count(estimated_rows: int) -> int:
+    if estimated_rows < PARALLEL_MIN_ROWS:
+        return 1
+    # Workers start as copies of this process (settings, translations
+    # loaded); without fork there is no cheap way to start them.
+    if "fork" not in multiprocessing.get_all_start_methods():
+        return 1
+    return min(os.cpu_count() or 1, MAX_WORKERS)
+
+
+# What a worker process checks against, set once when it starts.
+_worker_header: list[str] = []
+_worker_services: Collection[str] = ()
+
+
+def _start_worker(header: list[str], service_names: Collection[str]) -> None:
+    global _worker_header, _worker_services
+    _worker_header = header
+    _worker_services = service_names
+
+
+def _validate_chunk(
+    chunk: list[tuple[int, list[str]]],
+) -> list[tuple[Row, list[RowError]]]:
+    return [
+        _validate(line, _worker_header, cells, _worker_services)
+        for line, cells in chunk
+    ]
 
 
 def _validate(
-    line: int, header: list[str], cells: list[str], services: dict[str, Service]
+    line: int, header: list[str], cells: list[str], services: Collection[str]
 ) -> tuple[Row, list[RowError]]:
     row = Row(line=line)
     errors = []
@@ -251,213 +410,489 @@ def _validate(
     return row, errors
 
 
-def _chunks(items: list, size: int = BATCH_SIZE) -> Iterator[list]:
+def _chunks(items: list, size: int = CHUNK_SIZE) -> Iterator[list]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
 
-def import_profiles(
-    path: Path,
-    *,
-    skip_invalid: bool = False,
-    progress: Progress | None = None,
-) -> ImportResult:
-    """Validate the whole file, then write it in one transaction.
-
-    Raise ImportRejected, writing nothing, when any row is bad, unless
-    skip_invalid is set: then the good rows are written and the bad ones
-    reported in the result.
-    """
-    services = {service.name: service for service in Service.objects.all()}
-    _header, rows, errors = _read_rows(_decode(path.read_bytes()), services)
-    if errors and not skip_invalid:
-        raise ImportRejected(errors)
-
-    result = ImportResult(rows=len(rows) + len({e.line for e in errors}))
-    result.skipped = errors
-    with transaction.atomic():
-        _write(rows, services, result, progress)
-    logger.info(
-        "profile import: %s rows, %s created, %s updated, %s consent events, "
-        "%s skipped",
-        result.rows,
-        result.created,
-        result.updated,
-        result.consent_events,
-        len(result.skipped),
-    )
-    return result
+# A ledger row as the import builds it: profile id, action, channel, service
+# id. The rest (source "import", no operator) is the same for every row.
+Event = tuple[int, str, str, int | None]
 
 
-def _write(
-    rows: list[Row],
-    services: dict[str, Service],
-    result: ImportResult,
-    progress: Progress | None,
-) -> None:
-    now = timezone.now()
-    origin_fields = {"source": ConsentEvent.Source.IMPORT}
-    events: list[ConsentEvent] = []
+class _Writer:
+    """Write checked rows chunk by chunk, inside the caller's transaction."""
 
-    existing: dict[str, Profile] = {}
-    external_ids = [
-        row.values["external_id"] for row in rows if row.values.get("external_id")
-    ]
-    for chunk in _chunks(external_ids):
-        for profile in (
-            Profile.objects.filter(external_id__in=chunk)
-            .only("pk", "external_id", *FLAG_COLUMNS, "email", "mobile_phone")
-            .select_for_update(no_key=True)
-        ):
-            existing[profile.external_id] = profile
+    def __init__(
+        self,
+        services: dict[str, Service],
+        store: "_Store",
+    ):
+        self.services = services
+        self.service_by_id = {service.pk: service for service in services.values()}
+        self.store = store
+        self.result = ImportResult()
 
-    to_create: list[Profile] = []
-    to_update: list[Profile] = []
-    update_fields: set[str] = set()
-    for row in rows:
-        profile = existing.get(row.values.get("external_id") or "")
-        if profile is None:
-            profile = Profile(**row.values, **row.flags)
-            if not profile.external_id:
-                profile.external_id = None
-            to_create.append(profile)
-            continue
-        for name, value in row.values.items():
-            # An empty address cell keeps the address the profile has.
-            if name in ADDRESS_COLUMNS and not value:
+    def write(self, rows: list[Row]) -> list[RowError]:
+        """Write the rows; return the problems only the database shows.
+
+        A row whose external id names no profile creates one, which needs
+        an address; such a row is not written.
+        """
+        if not rows:
+            return []
+        store = self.store
+        existing = store.lock_existing(
+            [row.values["external_id"] for row in rows if row.values.get("external_id")]
+        )
+        problems = [
+            RowError(row.line, "email/mobile_phone", "a new profile needs an address")
+            for row in rows
+            if (row.values.get("external_id") or "") not in existing
+            and not (row.values.get("email") or row.values.get("mobile_phone"))
+        ]
+        if problems:
+            refused = {problem.line for problem in problems}
+            rows = [row for row in rows if row.line not in refused]
+
+        events: list[Event] = []
+        to_create: list[Row] = []
+        # (profile id, the columns the row changes) for rows naming a profile.
+        to_update: list[tuple[int, dict]] = []
+        matched = 0
+        for row in rows:
+            current = existing.get(row.values.get("external_id") or "")
+            if current is None:
+                to_create.append(row)
                 continue
-            setattr(profile, name, value)
-            update_fields.add(name)
-        for name, value in row.flags.items():
-            if getattr(profile, name) != value:
-                setattr(profile, name, value)
-                update_fields.add(name)
-                events.append(
-                    ConsentEvent(
-                        profile_id=profile.pk,
-                        action=ConsentEvent.Action.OPT_OUT
-                        if value
-                        else ConsentEvent.Action.OPT_IN,
-                        channel=FLAG_CHANNELS[name] or "",
-                        **origin_fields,
+            matched += 1
+            changes = {
+                name: value
+                for name, value in row.values.items()
+                # An empty address cell keeps the address the profile has.
+                if (value or name not in ADDRESS_COLUMNS) and current[name] != value
+            }
+            for name, value in row.flags.items():
+                if current[name] != value:
+                    changes[name] = value
+                    events.append(
+                        (
+                            current["pk"],
+                            _flag_action(value),
+                            FLAG_CHANNELS[name] or "",
+                            None,
+                        )
                     )
-                )
-        profile.updated_at = now
-        to_update.append(profile)
+            # A row that changes nothing leaves the profile as it is,
+            # updated_at included.
+            if changes:
+                to_update.append((current["pk"], changes))
 
-    done = 0
-    for chunk in _chunks(to_create):
-        Profile.objects.bulk_create(chunk)
-        done += len(chunk)
-        if progress:
-            progress("profiles", done, len(rows))
-    for profile in to_create:
-        for name in FLAG_COLUMNS:
-            if getattr(profile, name):
-                events.append(
-                    ConsentEvent(
-                        profile_id=profile.pk,
-                        action=ConsentEvent.Action.OPT_OUT,
-                        channel=FLAG_CHANNELS[name] or "",
-                        **origin_fields,
-                    )
+        created_ids = store.create_profiles(to_create)
+        for row, profile_id in zip(to_create, created_ids, strict=True):
+            events.extend(
+                (
+                    profile_id,
+                    ConsentEvent.Action.OPT_OUT,
+                    FLAG_CHANNELS[name] or "",
+                    None,
                 )
-    if to_update and update_fields:
-        Profile.objects.bulk_update(
-            to_update, [*sorted(update_fields), "updated_at"], batch_size=1000
+                for name, value in row.flags.items()
+                if value
+            )
+        if to_update:
+            store.update_profiles(to_update, existing)
+        flag_events = len(events)
+
+        new_ids = iter(created_ids)
+        profile_ids = [
+            existing[external_id]["pk"]
+            if (external_id := row.values.get("external_id") or "") in existing
+            else next(new_ids)
+            for row in rows
+        ]
+        events.extend(self._subscribe(rows, profile_ids, set(created_ids)))
+        store.insert_events(events)
+
+        result = self.result
+        result.rows += len(rows)
+        result.created += len(to_create)
+        result.updated += matched
+        result.consent_events += flag_events
+        result.subscriptions += len(events) - flag_events
+        return problems
+
+    def _subscribe(
+        self, rows: list[Row], profile_ids: list[int], new_profiles: set[int]
+    ) -> list[Event]:
+        """Subscribe each row's profile to its services; return ledger rows.
+
+        A subscription that already is `subscribed` is left alone; a pending
+        or ended one becomes `subscribed`. Profiles created by this import
+        have no subscriptions to look up.
+        """
+        services, service_by_id = self.services, self.service_by_id
+        wanted = sorted(
+            {
+                (profile_id, services[name].pk)
+                for row, profile_id in zip(rows, profile_ids, strict=True)
+                for name in row.services
+            }
         )
-        done += len(to_update)
-        if progress:
-            progress("profiles", done, len(rows))
+        if not wanted:
+            return []
+        current = self.store.lock_subscriptions(
+            sorted({profile_id for profile_id, _ in wanted} - new_profiles)
+        )
 
-    by_row = {id(row): profile for row, profile in _pair(rows, to_create, existing)}
-    for chunk in _chunks(events):
-        ConsentEvent.objects.bulk_create(chunk)
-    result.consent_events = len(events)
-    result.created = len(to_create)
-    result.updated = len(to_update)
-    result.subscriptions = _subscribe(rows, by_row, services, now)
-
-
-def _pair(rows: list[Row], created: list[Profile], existing: dict[str, Profile]):
-    new = iter(created)
-    for row in rows:
-        profile = existing.get(row.values.get("external_id") or "")
-        yield row, profile if profile is not None else next(new)
-
-
-def _subscribe(
-    rows: list[Row], profiles: dict[int, Profile], services: dict[str, Service], now
-) -> int:
-    """Subscribe each row's profile to its services; return how many started.
-
-    A subscription that already is `subscribed` is left alone; a pending or
-    ended one becomes `subscribed`. Each start is a ledger row.
-    """
-    wanted = {
-        (profiles[id(row)].pk, services[name].pk)
-        for row in rows
-        for name in row.services
-    }
-    if not wanted:
-        return 0
-    profile_ids = sorted({profile_id for profile_id, _ in wanted})
-    current: dict[tuple[int, int], Subscription] = {}
-    for chunk in _chunks(profile_ids):
-        for subscription in Subscription.objects.filter(
-            profile_id__in=chunk
-        ).select_for_update():
-            current[(subscription.profile_id, subscription.service_id)] = subscription
-
-    to_create, to_update, events = [], [], []
-    service_by_id = {service.pk: service for service in services.values()}
-    for profile_id, service_id in sorted(wanted):
-        subscription = current.get((profile_id, service_id))
-        if subscription is not None and (
-            subscription.status == Subscription.Status.SUBSCRIBED
-        ):
-            continue
-        if subscription is None:
-            to_create.append(
-                Subscription(
-                    profile_id=profile_id,
-                    service_id=service_id,
-                    status=Subscription.Status.SUBSCRIBED,
-                    subscribed_at=now,
-                    expires_at=_expiry(service_by_id[service_id], now),
+        to_create: list[tuple[int, int]] = []
+        # Subscriptions to restart, by service: they all get the same values.
+        to_restart: dict[int, list[int]] = {}
+        events: list[Event] = []
+        for profile_id, service_id in wanted:
+            found = current.get((profile_id, service_id))
+            if found is None:
+                to_create.append((profile_id, service_id))
+            elif found[1] == Subscription.Status.SUBSCRIBED:
+                continue
+            else:
+                to_restart.setdefault(service_id, []).append(found[0])
+            events.append(
+                (
+                    profile_id,
+                    ConsentEvent.Action.SUBSCRIBE,
+                    service_by_id[service_id].channel,
+                    service_id,
                 )
             )
-        else:
-            subscription.status = Subscription.Status.SUBSCRIBED
-            subscription.subscribed_at = now
-            subscription.unsubscribed_at = None
-            subscription.expires_at = _expiry(service_by_id[service_id], now)
-            subscription.updated_at = now
-            to_update.append(subscription)
-        events.append(
-            ConsentEvent(
-                profile_id=profile_id,
-                service_id=service_id,
-                channel=service_by_id[service_id].channel,
-                action=ConsentEvent.Action.SUBSCRIBE,
-                source=ConsentEvent.Source.IMPORT,
-            )
-        )
 
-    for chunk in _chunks(to_create):
-        Subscription.objects.bulk_create(chunk)
-    if to_update:
-        Subscription.objects.bulk_update(
-            to_update,
-            ["status", "subscribed_at", "unsubscribed_at", "expires_at", "updated_at"],
-            batch_size=1000,
-        )
-    for chunk in _chunks(events):
-        ConsentEvent.objects.bulk_create(chunk)
-    return len(events)
+        now = self.store.now
+        self.store.create_subscriptions(to_create, service_by_id)
+        for service_id, subscription_ids in to_restart.items():
+            Subscription.objects.filter(pk__in=subscription_ids).update(
+                status=Subscription.Status.SUBSCRIBED,
+                subscribed_at=now,
+                unsubscribed_at=None,
+                expires_at=_expiry(service_by_id[service_id], now),
+                updated_at=now,
+            )
+        return events
+
+
+def _flag_action(opted_out: bool) -> str:
+    return ConsentEvent.Action.OPT_OUT if opted_out else ConsentEvent.Action.OPT_IN
 
 
 def _expiry(service: Service, now):
     if service.validity_days:
         return now + timedelta(days=service.validity_days)
     return None
+
+
+def _store(now) -> "_Store":
+    if connection.vendor == "postgresql":
+        return _CopyStore(now)
+    return _Store(now)
+
+
+class _Store:
+    """Bulk reads and writes through the ORM: any database Django supports."""
+
+    def __init__(self, now):
+        self.now = now
+
+    def lock_existing(self, external_ids: list[str]) -> dict[str, dict]:
+        """Lock the profiles these external ids name; read what an update
+        compares, keyed by external id."""
+        existing = {}
+        if external_ids:
+            for values in (
+                Profile.objects.filter(external_id__in=external_ids)
+                .select_for_update(no_key=True)
+                .values("pk", "external_id", *UPDATABLE_COLUMNS)
+            ):
+                existing[values["external_id"]] = values
+        return existing
+
+    def lock_subscriptions(
+        self, profile_ids: list[int]
+    ) -> dict[tuple[int, int], tuple[int, str]]:
+        """(profile id, service id) -> (subscription id, status), locked."""
+        if not profile_ids:
+            return {}
+        return {
+            (profile_id, service_id): (pk, status)
+            for pk, profile_id, service_id, status in (
+                Subscription.objects.filter(profile_id__in=profile_ids)
+                .select_for_update()
+                .values_list("pk", "profile_id", "service_id", "status")
+            )
+        }
+
+    def create_profiles(self, rows: list[Row]) -> list[int]:
+        """Insert a profile per row; return their ids in row order."""
+        profiles = []
+        for row in rows:
+            profile = Profile(**row.values, **row.flags)
+            if not profile.external_id:
+                profile.external_id = None
+            profiles.append(profile)
+        Profile.objects.bulk_create(profiles)
+        return [profile.pk for profile in profiles]
+
+    def update_profiles(
+        self, updates: list[tuple[int, dict]], existing: dict[str, dict]
+    ) -> None:
+        """Set each profile's changed columns; the rest keep their value."""
+        current = {values["pk"]: values for values in existing.values()}
+        columns = sorted({name for _pk, changes in updates for name in changes})
+        profiles = [
+            Profile(
+                pk=pk,
+                updated_at=self.now,
+                **{name: changes.get(name, current[pk][name]) for name in columns},
+            )
+            for pk, changes in updates
+        ]
+        Profile.objects.bulk_update(
+            profiles, [*columns, "updated_at"], batch_size=UPDATE_BATCH_SIZE
+        )
+
+    def insert_events(self, events: list[Event]) -> None:
+        ConsentEvent.objects.bulk_create(
+            ConsentEvent(
+                profile_id=profile_id,
+                action=action,
+                channel=channel,
+                service_id=service_id,
+                source=ConsentEvent.Source.IMPORT,
+            )
+            for profile_id, action, channel, service_id in events
+        )
+
+    def create_subscriptions(
+        self, pairs: list[tuple[int, int]], services: dict[int, Service]
+    ) -> None:
+        Subscription.objects.bulk_create(
+            Subscription(
+                profile_id=profile_id,
+                service_id=service_id,
+                status=Subscription.Status.SUBSCRIBED,
+                subscribed_at=self.now,
+                expires_at=_expiry(services[service_id], self.now),
+            )
+            for profile_id, service_id in pairs
+        )
+
+
+class _CopyStore(_Store):
+    """The same writes with PostgreSQL's COPY, several times faster.
+
+    Profile ids are taken from the table's sequence first, so ledger and
+    subscription rows name them without reading anything back. Columns the
+    import does not set get the model's default, computed as Django would:
+    COPY bypasses the ORM's INSERT, not the model.
+    """
+
+    def lock_existing(self, external_ids: list[str]) -> dict[str, dict]:
+        if not external_ids:
+            return {}
+        # One array parameter instead of an IN list of thousands.
+        columns = ["id", "external_id", *UPDATABLE_COLUMNS]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT {', '.join(_quote(name) for name in columns)} "
+                f"FROM {_quote(Profile._meta.db_table)} "
+                "WHERE external_id = ANY(%s) FOR NO KEY UPDATE",
+                [external_ids],
+            )
+            names = ["pk", *columns[1:]]
+            return {
+                values[1]: dict(zip(names, values, strict=True))
+                for values in cursor.fetchall()
+            }
+
+    def lock_subscriptions(
+        self, profile_ids: list[int]
+    ) -> dict[tuple[int, int], tuple[int, str]]:
+        if not profile_ids:
+            return {}
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, profile_id, service_id, status "
+                f"FROM {_quote(Subscription._meta.db_table)} "
+                "WHERE profile_id = ANY(%s) FOR UPDATE",
+                [profile_ids],
+            )
+            return {
+                (profile_id, service_id): (pk, status)
+                for pk, profile_id, service_id, status in cursor.fetchall()
+            }
+
+    def create_profiles(self, rows: list[Row]) -> list[int]:
+        if not rows:
+            return []
+        ids = self._allocate_ids(Profile, len(rows))
+        plan = _CopyPlan(Profile, self.now, with_pk=True)
+        with self._copy(Profile, plan.columns) as copy:
+            for row, profile_id in zip(rows, ids, strict=True):
+                values = row.values | row.flags
+                values["id"] = profile_id
+                if not values.get("external_id"):
+                    values["external_id"] = None
+                copy.write_row(plan.row(values))
+        return ids
+
+    def update_profiles(
+        self, updates: list[tuple[int, dict]], existing: dict[str, dict]
+    ) -> None:
+        # One UPDATE ... FROM a temporary table of the new values, where
+        # NULL means "keep": bulk_update's CASE per row is far slower.
+        columns = sorted({name for _pk, changes in updates for name in changes})
+        definitions = ", ".join(
+            f"{_quote(name)} {Profile._meta.get_field(name).db_type(connection)}"
+            for name in columns
+        )
+        names = ", ".join(_quote(name) for name in columns)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "CREATE TEMPORARY TABLE import_profile_changes "
+                f"(id bigint PRIMARY KEY, {definitions}) ON COMMIT DROP"
+            )
+            with (
+                connection.wrap_database_errors,
+                cursor.copy(
+                    f"COPY import_profile_changes (id, {names}) FROM STDIN"
+                ) as copy,
+            ):
+                for pk, changes in updates:
+                    copy.write_row((pk, *(changes.get(name) for name in columns)))
+            assignments = ", ".join(
+                f"{_quote(name)} = COALESCE(c.{_quote(name)}, p.{_quote(name)})"
+                for name in columns
+            )
+            differs = " OR ".join(
+                f"c.{_quote(name)} IS DISTINCT FROM p.{_quote(name)}"
+                for name in columns
+            )
+            cursor.execute(
+                f"UPDATE {_quote(Profile._meta.db_table)} AS p "
+                f"SET {assignments}, updated_at = %s "
+                "FROM import_profile_changes AS c "
+                f"WHERE p.id = c.id AND ({differs})",
+                [self.now],
+            )
+            cursor.execute("DROP TABLE import_profile_changes")
+
+    def insert_events(self, events: list[Event]) -> None:
+        if not events:
+            return
+        plan = _CopyPlan(ConsentEvent, self.now)
+        source = ConsentEvent.Source.IMPORT
+        with self._copy(ConsentEvent, plan.columns) as copy:
+            for profile_id, action, channel, service_id in events:
+                copy.write_row(
+                    plan.row(
+                        {
+                            "profile_id": profile_id,
+                            "action": action,
+                            "channel": channel,
+                            "service_id": service_id,
+                            "source": source,
+                        }
+                    )
+                )
+
+    def create_subscriptions(
+        self, pairs: list[tuple[int, int]], services: dict[int, Service]
+    ) -> None:
+        if not pairs:
+            return
+        plan = _CopyPlan(Subscription, self.now)
+        expiry = {pk: _expiry(service, self.now) for pk, service in services.items()}
+        status = Subscription.Status.SUBSCRIBED
+        with self._copy(Subscription, plan.columns) as copy:
+            for profile_id, service_id in pairs:
+                copy.write_row(
+                    plan.row(
+                        {
+                            "profile_id": profile_id,
+                            "service_id": service_id,
+                            "status": status,
+                            "subscribed_at": self.now,
+                            "expires_at": expiry[service_id],
+                        }
+                    )
+                )
+
+    @staticmethod
+    @contextmanager
+    def _copy(model, columns: list[str]) -> Iterator:
+        table = _quote(model._meta.db_table)
+        names = ", ".join(_quote(column) for column in columns)
+        # Errors keep Django's types (OperationalError on a lost connection),
+        # as an INSERT through the ORM would raise.
+        with (
+            connection.wrap_database_errors,
+            connection.cursor() as cursor,
+            cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy,
+        ):
+            yield copy
+
+    @staticmethod
+    def _allocate_ids(model, count: int) -> list[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) "
+                "FROM generate_series(1, %s)",
+                [model._meta.db_table, model._meta.pk.column, count],
+            )
+            return [pk for (pk,) in cursor.fetchall()]
+
+
+class _CopyPlan:
+    """The columns of a COPY into a model's table and how to fill each row.
+
+    A row gives some fields by attname; every other column gets what Django
+    would store: now() for auto_now fields, the default (called per row
+    when callable), or the empty value. The primary key is left to the
+    database unless `with_pk`.
+    """
+
+    def __init__(self, model, now, *, with_pk: bool = False):
+        self.columns, self.attnames = [], []
+        self.constants: dict[str, object] = {}
+        self.callables: list[tuple[str, Callable[[], object]]] = []
+        for model_field in model._meta.concrete_fields:
+            if model_field.primary_key and not with_pk:
+                continue
+            self.columns.append(model_field.column)
+            self.attnames.append(model_field.attname)
+            if getattr(model_field, "auto_now", False) or getattr(
+                model_field, "auto_now_add", False
+            ):
+                self.constants[model_field.attname] = now
+            elif model_field.has_default() and callable(model_field.default):
+                self.callables.append(
+                    (model_field.attname, _prepared_default(model_field))
+                )
+            elif not model_field.primary_key:
+                self.constants[model_field.attname] = model_field.get_db_prep_save(
+                    model_field.get_default(), connection
+                )
+        self._pick = operator.itemgetter(*self.attnames)
+
+    def row(self, given: dict) -> tuple:
+        values = self.constants | given
+        for attname, make in self.callables:
+            if attname not in given:
+                values[attname] = make()
+        return self._pick(values)
+
+
+def _prepared_default(field) -> Callable[[], object]:
+    return lambda: field.get_db_prep_save(field.default(), connection)
+
+
+def _quote(name: str) -> str:
+    return connection.ops.quote_name(name)
