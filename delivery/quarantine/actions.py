@@ -16,7 +16,7 @@ from itertools import islice
 
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -58,6 +58,19 @@ _COUNTING_RESETS = {
     "first_error_at": None,
     "last_counted_error_at": None,
 }
+
+
+# What an error may change on an address row.
+_ERROR_FIELDS = [
+    "status",
+    "reason",
+    "error_count",
+    "first_error_at",
+    "last_error_at",
+    "last_counted_error_at",
+    "last_diagnostic",
+    "updated_at",
+]
 
 
 @dataclass(frozen=True)
@@ -112,33 +125,31 @@ def _operator_or_none(operator: AbstractBaseUser | None) -> AbstractBaseUser | N
     return operator
 
 
-def _locked_row(address: str, channel: str) -> tuple[Address, bool]:
+def _locked_row(address: str, channel: str) -> Address:
     """Lock the address's row, creating it (valid) when there is none.
 
-    Two transactions creating the same row at once meet on the unique
-    constraint: the loser's insert fails inside its savepoint, and it then
-    waits for and locks the winner's row, so no error is lost.
+    The insert skips a row that exists (INSERT ... ON CONFLICT DO NOTHING);
+    two transactions creating the same row at once meet on the unique
+    constraint, and the second waits for the first and then locks its row,
+    so no error is lost and no savepoint is needed.
     """
-    row = (
-        Address.objects.select_for_update()
-        .filter(address=address, channel=channel)
-        .first()
+    locked = Address.objects.select_for_update().filter(
+        address=address, channel=channel
     )
-    if row is not None:
-        return row, False
-    try:
-        with transaction.atomic():
-            row = Address.objects.create(
-                address=address,
-                channel=channel,
-                domain=domain_of(address, channel),
-            )
-        return row, True
-    except IntegrityError:
-        return (
-            Address.objects.select_for_update().get(address=address, channel=channel),
-            False,
+    row = next(iter(locked), None)
+    if row is None:
+        Address.objects.bulk_create(
+            [
+                Address(
+                    address=address,
+                    channel=channel,
+                    domain=domain_of(address, channel),
+                )
+            ],
+            ignore_conflicts=True,
         )
+        row = locked.get()
+    return row
 
 
 def _set_status(
@@ -270,7 +281,7 @@ def apply_error(
     message_id = clean_text(message_id, 500)[:500]
 
     with transaction.atomic():
-        row, _ = _locked_row(normalized, channel)
+        row = _locked_row(normalized, channel)
         old_status = row.status
         if message_id and row.bounces.filter(message_id=message_id).exists():
             return ErrorOutcome(row, old_status, counted=False, duplicate=True)
@@ -280,7 +291,7 @@ def apply_error(
             counted = _apply_error(
                 row, kind=kind, reason=reason, diagnostic=diagnostic, at=at
             )
-            row.save()
+            row.save(update_fields=_ERROR_FIELDS)
         Bounce.objects.create(
             address=row,
             kind=kind,
@@ -425,7 +436,7 @@ def _denylist_unless_allowlisted(
 ) -> bool:
     normalized = normalize_address(channel, address)
     with transaction.atomic():
-        row, _ = _locked_row(normalized, channel)
+        row = _locked_row(normalized, channel)
         if row.status in (Status.ALLOWLISTED, Status.DENYLISTED):
             return False
         return _set_status(
@@ -445,7 +456,7 @@ def denylist_address(
     """Keep the address out of every delivery; return whether it changed."""
     normalized = normalize_address(channel, address)
     with transaction.atomic():
-        row, _ = _locked_row(normalized, channel)
+        row = _locked_row(normalized, channel)
         if row.status == Status.DENYLISTED:
             return False
         return _set_status(
@@ -469,7 +480,7 @@ def allowlist_address(
     """Never exclude the address and let no error change it."""
     normalized = normalize_address(channel, address)
     with transaction.atomic():
-        row, _ = _locked_row(normalized, channel)
+        row = _locked_row(normalized, channel)
         return _set_status(
             row,
             new_status=Status.ALLOWLISTED,
