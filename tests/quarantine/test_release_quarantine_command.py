@@ -111,7 +111,10 @@ def test_release_by_reason_and_time_range(outage):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--since", "yesterday", "--until", "2026-03-02"], "--since: yesterday is not a date"),
+        (
+            ["--since", "yesterday", "--until", "2026-03-02"],
+            "--since: yesterday is not a date",
+        ),
         (["--since", "2026-03-03", "--until", "2026-03-02"], "--until: The end comes"),
         (
             ["--since", "2026-03-01", "--until", "2026-03-02", "--reason", "bad"],
