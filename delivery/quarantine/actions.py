@@ -422,6 +422,8 @@ def record_stop_reply(
 
     The reason is `refused`: the person refused further messages.
     """
+    # TODO: nothing receives SMS replies yet; the SMS provider's inbound
+    # webhook calls this once SMS sending has one.
     return _denylist_unless_allowlisted(
         address=phone,
         channel="sms",

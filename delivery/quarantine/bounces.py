@@ -274,6 +274,9 @@ def _report_parts(message: Message) -> Iterator[Message]:
                 yield from _report_parts(part)
 
 
+# TODO: a report cut short inside its returned original, after a complete
+# status part, could still be used; it is skipped as unreadable until real
+# mailboxes show servers truncating reports that way.
 def _structure_defect(message: Message) -> str:
     for part in _report_parts(message):
         for defect in part.defects:
