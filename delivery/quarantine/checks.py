@@ -10,6 +10,7 @@ def check_webhook_secret(app_configs, **kwargs) -> list:
     must not accept events from anyone."""
     secret = (getattr(settings, "ANYMAIL", None) or {}).get("WEBHOOK_SECRET")
     secrets = [secret] if isinstance(secret, str) else list(secret or [])
+    secrets = [value for value in secrets if value]
     if not secrets:
         return [
             Warning(
