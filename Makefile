@@ -11,7 +11,7 @@ N ?= 1000000
 # caller says otherwise.
 RUN_ENV := DJANGO_DEBUG=$${DJANGO_DEBUG:-true} SITE_URL=$${SITE_URL:-http://$(HOST):$(PORT)}
 
-.PHONY: help venv run test test-postgres lint format bench messages clean
+.PHONY: help venv run test lint format bench messages clean
 
 help:
 	@echo "make run    set up, load demo data and serve the console on http://$(HOST):$(PORT)/"
@@ -47,6 +47,11 @@ format: venv
 
 bench: venv
 	N=$(N) $(PY) -m bench
+
+# Rebuild the compiled translations from locale/*/LC_MESSAGES/django.po
+# in pure Python (no GNU gettext needed).
+messages: venv
+	$(PY) locale/compile.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache
