@@ -239,3 +239,19 @@ def test_nobody_deletes_an_address_or_its_history(client, superuser, rows):
     assert history.status_code == 200
     assert "Add status change" not in history.content.decode()
     assert 'type="submit" value="Save"' not in change_history.content.decode()
+
+
+def test_a_viewer_sees_an_address_page_without_the_status_form(
+    client, consent_viewer, rows
+):
+    client.force_login(consent_viewer)
+
+    page = client.get(
+        reverse("admin:quarantine_address_change", args=[rows["gone"].pk])
+    )
+
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "gone@gmail.com" in text
+    assert "History of status changes" in text
+    assert 'name="change_to"' not in text

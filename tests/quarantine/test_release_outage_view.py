@@ -87,6 +87,9 @@ def test_bad_dates_are_explained_and_nothing_changes(client, consent_operator, o
 def test_a_viewer_may_not_release(client, consent_viewer, outage):
     client.force_login(consent_viewer)
 
+    listing = client.get(reverse("admin:quarantine_address_changelist"))
+
+    assert URL not in listing.content.decode()
     assert client.get(URL).status_code == 403
     assert client.post(URL, {**FORM, "release": "1"}).status_code == 403
     assert not Address.objects.filter(status=Status.VALID).exists()
