@@ -91,6 +91,14 @@ def _rejected(event: AnymailTrackingEvent, esp_name: str, address: str) -> None:
 
 
 def _complained(event: AnymailTrackingEvent, esp_name: str, address: str) -> None:
+    if _is_spam_filter_notice(event):
+        # The receiving server's filter judged the message, not the person:
+        # a rejection of the sender, soft like the others.
+        diagnostic = event.description or "classified as spam by a filter"
+        _record(
+            event, esp_name, address, ErrorKind.SOFT, Reason.REFUSED, diagnostic, ""
+        )
+        return
     changed = actions.record_complaint(
         address=address,
         channel="email",
@@ -153,6 +161,12 @@ def _record(
         message_id=report_id,
         occurred_at=event.timestamp,
     )
+
+
+def _is_spam_filter_notice(event: AnymailTrackingEvent) -> bool:
+    """Postmark reports a spam filter's verdict as a complaint too."""
+    payload = event.esp_event
+    return isinstance(payload, dict) and payload.get("Type") == "SpamNotification"
 
 
 def _as_text(payload) -> str:

@@ -321,3 +321,23 @@ def test_an_event_without_a_valid_recipient_is_accepted_and_ignored(client):
 
     assert response.status_code == 200
     assert not Address.objects.exists()
+
+
+def test_a_postmark_spam_filter_notice_is_only_a_soft_error(client):
+    payload = postmark_bounce(
+        Type="SpamNotification",
+        TypeCode=512,
+        Name="Spam notification",
+        Description="The message was delivered, but was either blocked by the "
+        "user, or classified as spam, bulk mail, or had rejected content.",
+        Details="",
+    )
+
+    assert post(client, POSTMARK, payload).status_code == 200
+
+    row = Address.objects.get()
+    assert (row.status, row.reason, row.error_count) == (
+        Status.WITH_ERRORS,
+        "refused",
+        1,
+    )
