@@ -102,6 +102,19 @@ def unfinished(delivery: Delivery) -> QuerySet[Recipient]:
     )
 
 
+def preview_send(delivery: Delivery) -> dict:
+    """What sending would do now, without sending: recipients still to
+    send, and those the send-time checks would skip, by reason."""
+    sql, params = late_check_sql(delivery, now=timezone.now())
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT x.late, COUNT(*) FROM ({sql}) x GROUP BY x.late", params
+        )
+        counts = dict(cursor.fetchall())
+    to_send = counts.pop(None, 0)
+    return {"to_send": to_send, "skipped": dict(sorted(counts.items()))}
+
+
 def plan_batches(
     delivery_id: int, size: int | None = None
 ) -> list[tuple[int, int | None]]:
@@ -229,7 +242,7 @@ def _send(delivery: Delivery, token, sendable: list, result: BatchResult) -> Non
                         continue
                     try:
                         failure = _send_one(
-                            backend, delivery, content, profile, address
+                            backend, delivery, content, profile, address, recipient_id
                         )
                     except SendingStopped as stop:
                         if stop.attempted:
@@ -248,7 +261,7 @@ def _close(backend) -> None:
     except (OSError, smtplib.SMTPException):
         # The messages are sent and recorded; a failed goodbye changes
         # nothing about them.
-        logger.warning("closing the sending connection failed", exc_info=True)
+        logger.warning("closing the sending connection failed")
 
 
 def _open_backend(delivery: Delivery):
@@ -306,7 +319,9 @@ def _lost(stop: SendingStopped) -> Failure:
     return Failure("", "", "", f"{UNKNOWN_OUTCOME} ({stop})")
 
 
-def _send_one(backend, delivery, content, profile, address) -> Failure | None:
+def _send_one(
+    backend, delivery, content, profile, address, recipient_id
+) -> Failure | None:
     """Send one message; return None when it was accepted.
 
     Raises SendingStopped when the failure is not about the recipient: the
@@ -316,7 +331,9 @@ def _send_one(backend, delivery, content, profile, address) -> Failure | None:
     rendered = content.render(profile, unsubscribe_url=link)
     if delivery.channel != "email":
         try:
-            backend.send(SmsMessage(to=address, body=rendered.text))
+            backend.send(
+                SmsMessage(to=address, body=rendered.text, reference=str(recipient_id))
+            )
         except SmsError as exc:
             return Failure(
                 kind=ErrorKind.HARD if exc.permanent else ErrorKind.SOFT,
