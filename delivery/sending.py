@@ -406,6 +406,8 @@ def _email(delivery, rendered, profile, address, link) -> EmailMultiAlternatives
 def _mailto(link: str) -> str:
     """The mailto: of List-Unsubscribe; its body carries the personal link so
     whoever reads that mailbox can act on it."""
+    # TODO: nothing reads this mailbox yet; it can go once inbound mail is
+    # processed (the quarantine area reads bounces the same way).
     mailbox = settings.UNSUBSCRIBE_MAILTO
     if not mailbox:
         sender = parseaddr(settings.DEFAULT_FROM_EMAIL)[1]
