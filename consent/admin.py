@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from consent import actions, panels, selectors
+from consent import actions, admin_rights, panels, selectors
 from consent.addresses import normalize_email, normalize_phone
 from consent.forms_admin import CONSENT_FIELDS, ConsentChangeForm, ProfileAdminForm
 from consent.models import OPT_OUT_FIELDS, Channel, ConsentEvent, Profile
@@ -83,6 +83,9 @@ class ProfileAdmin(admin.ModelAdmin):
         # Site actions of consent.admin_services, offered only here.
         "subscribe_to_service",
         "unsubscribe_from_service",
+        # Data-rights requests (consent.admin_rights).
+        admin_rights.export_personal_data,
+        admin_rights.erase_personal_data,
     ]
 
     class Media:
