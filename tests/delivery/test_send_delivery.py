@@ -398,3 +398,40 @@ def test_the_console_sms_backend_prints_each_message(
     assert "SMS to +12025550142" in printed
     # The author placed the link; it is not added a second time.
     assert printed.count("/p/unsubscribe/") == 1
+
+
+@pytest.mark.parametrize("size", [10, 40])
+def test_sending_a_batch_takes_the_same_queries_whatever_its_size(
+    smtp_server, make_profile, analysed, settings, django_assert_num_queries, size
+):
+    settings.DELIVERY_BATCH_SIZE = 100
+    settings.DELIVERY_SEND_SLICE = 100
+    for n in range(size):
+        make_profile(email=f"p{n}@example.com")
+    late = make_profile(email="late@example.com")
+    delivery = analysed()
+    record_opt_out(profile=late, origin=Origin("operator"))
+
+    # Start (lock, save, event), plan; per batch: delivery, fail stale
+    # sends, claim, re-check, skip, profiles, mark sending, mark sent, look
+    # up addresses with errors, counters, release; finish (lock, check,
+    # save, event); and the savepoints of the two transactions.
+    with django_assert_num_queries(23):
+        result = send_delivery(delivery=delivery)
+
+    assert (result.sent, result.skipped) == (size, 1)
+    assert len(smtp_server.messages) == size
+
+
+def test_a_name_outside_ascii_reaches_the_recipient_intact(
+    smtp_server, make_profile, analysed
+):
+    make_profile(first_name="João", last_name="Conceição", email="joao@example.com")
+    delivery = analysed(subject="Olá {{ first_name }}", body="Caro {{ full_name }}")
+
+    send_delivery(delivery=delivery)
+
+    [message] = smtp_server.messages
+    assert message["To"].addresses[0].display_name == "João Conceição"
+    assert message["Subject"] == "Olá João"
+    assert message.get_body(("plain",)).get_content().startswith("Caro João Conceição")
