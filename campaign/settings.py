@@ -207,6 +207,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 # E-mail provider webhooks (django-anymail): "user:password" for basic auth.
 ANYMAIL = {"WEBHOOK_SECRET": env_str("ANYMAIL_WEBHOOK_SECRET") or None}
+# Providers that sign their webhook calls need their key; without it their
+# webhook URL answers 503 (see delivery/quarantine/webhook_urls.py).
+for _key in (
+    "MAILGUN_WEBHOOK_SIGNING_KEY",
+    "MAILERSEND_WEBHOOK_SIGNING_SECRET",
+    "MANDRILL_WEBHOOK_KEY",
+    "POSTAL_WEBHOOK_KEY",
+    "RESEND_SIGNING_SECRET",
+):
+    if env_str(f"ANYMAIL_{_key}"):
+        ANYMAIL[_key] = env_str(f"ANYMAIL_{_key}")
 
 # HTTPS: on by default in production, off for a local run and the tests.
 HTTPS = env_bool("DJANGO_HTTPS", default=not (DEBUG or TESTING))

@@ -9,7 +9,7 @@ admin.site.index_title = "Profiles, consent and deliveries"
 urlpatterns = [
     path("admin/", admin.site.urls),
     # E-mail provider tracking webhooks, e.g. webhooks/postmark/tracking/.
-    path("webhooks/", include("anymail.urls")),
+    path("webhooks/", include("delivery.quarantine.webhook_urls")),
     path("", include("consent.urls")),
     path("", RedirectView.as_view(url="/admin/", permanent=False)),
 ]

@@ -341,3 +341,19 @@ def test_a_postmark_spam_filter_notice_is_only_a_soft_error(client):
         "refused",
         1,
     )
+
+
+def test_a_provider_whose_signing_key_is_missing_gets_503_not_500(client, settings):
+    settings.ANYMAIL = {"WEBHOOK_SECRET": "provider:secret"}
+    auth = "Basic " + base64.b64encode(b"provider:secret").decode()
+
+    response = client.post(
+        "/webhooks/mailgun/tracking/",
+        data="{}",
+        content_type="application/json",
+        HTTP_AUTHORIZATION=auth,
+    )
+
+    assert response.status_code == 503
+    assert "not configured" in response.content.decode()
+    assert not Address.objects.exists()
