@@ -34,6 +34,16 @@ logger = logging.getLogger(__name__)
 TARGET_FIELDS = ("channel", "service", "language", "exclude_duplicates")
 CONTENT_FIELDS = ("label", "subject", "body")
 EDITABLE_FIELDS = TARGET_FIELDS + CONTENT_FIELDS
+# What an analysis sets, and a change of target clears.
+ANALYSIS_FIELDS = [
+    "status",
+    "analysed_at",
+    "analysed_by",
+    "analysis_seconds",
+    "target_count",
+    "to_send_count",
+    "excluded_counts",
+]
 
 
 class DeliveryStateError(Exception):
@@ -152,15 +162,7 @@ def update_delivery(
         ):
             Recipient.objects.filter(delivery=current).delete()
             _reset_analysis(current)
-            fields += [
-                "status",
-                "analysed_at",
-                "analysed_by",
-                "analysis_seconds",
-                "target_count",
-                "to_send_count",
-                "excluded_counts",
-            ]
+            fields += ANALYSIS_FIELDS
         current.save(update_fields=fields)
         _record(current, DeliveryEvent.Action.CHANGED, operator, fields=sorted(changed))
 
@@ -234,17 +236,7 @@ def analyze_delivery(
         current.target_count = counts.target
         current.to_send_count = counts.to_send
         current.excluded_counts = counts.excluded
-        current.save(
-            update_fields=[
-                "status",
-                "analysed_at",
-                "analysed_by",
-                "analysis_seconds",
-                "target_count",
-                "to_send_count",
-                "excluded_counts",
-            ]
-        )
+        current.save(update_fields=ANALYSIS_FIELDS)
         _record(
             current,
             DeliveryEvent.Action.ANALYSED,

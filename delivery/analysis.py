@@ -67,6 +67,8 @@ def valid_address_sql(channel: str, address: str) -> str:
             f" AND {address} NOT LIKE '%% %%'"
             f" AND {address} NOT LIKE '%%..%%'"
             f" AND {address} NOT LIKE '%%@.%%'"
+            f" AND {address} NOT LIKE '%%.@%%'"
+            f" AND {address} NOT LIKE '.%%'"
             f" AND {address} NOT LIKE '%%.'"
             f" AND LENGTH({address}) <= 254)"
         )
@@ -342,7 +344,8 @@ def baseline_statements(
     valid = (
         "a.address LIKE '_%%@_%%._%%' AND a.address NOT LIKE '%%@%%@%%'"
         " AND a.address NOT LIKE '%% %%' AND a.address NOT LIKE '%%..%%'"
-        " AND a.address NOT LIKE '%%@.%%' AND a.address NOT LIKE '%%.'"
+        " AND a.address NOT LIKE '%%@.%%' AND a.address NOT LIKE '%%.@%%'"
+        " AND a.address NOT LIKE '.%%' AND a.address NOT LIKE '%%.'"
         " AND length(a.address) <= 254"
         if email
         else "a.address ~ '^\\+[1-9][0-9]{6,14}$'"

@@ -184,16 +184,15 @@ def send_batch(
         | Q(status=Recipient.Status.CLAIMED, claimed_at__lt=stale)
     ).update(status=Recipient.Status.CLAIMED, claim_token=token, claimed_at=now)
 
-    if claimed:
-        sendable = _skip_late_exclusions(delivery, token, now, result)
+    try:
+        sendable = (
+            _skip_late_exclusions(delivery, token, now, result) if claimed else []
+        )
         if sendable:
-            try:
-                _send(delivery, token, sendable, result)
-            finally:
-                _count(delivery_id, result)
-                _release(token)
-            return result
-    _count(delivery_id, result)
+            _send(delivery, token, sendable, result)
+    finally:
+        _count(delivery_id, result)
+        _release(token)
     return result
 
 
