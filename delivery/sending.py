@@ -264,10 +264,13 @@ def _close(backend) -> None:
 
 
 def _open_backend(delivery: Delivery):
-    if delivery.channel == "email":
-        backend = get_connection()
-    else:
-        backend = get_sms_backend()
+    try:
+        backend = get_connection() if delivery.channel == "email" else get_sms_backend()
+    except ImportError as exc:
+        raise SendingStopped(
+            _("The %(what)s backend in the settings cannot be loaded: %(error)s")
+            % {"what": _server_name(delivery), "error": exc}
+        ) from exc
     try:
         backend.open()
     except (OSError, smtplib.SMTPException) as exc:

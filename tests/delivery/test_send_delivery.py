@@ -435,3 +435,16 @@ def test_a_name_outside_ascii_reaches_the_recipient_intact(
     assert message["To"].addresses[0].display_name == "João Conceição"
     assert message["Subject"] == "Olá João"
     assert message.get_body(("plain",)).get_content().startswith("Caro João Conceição")
+
+
+def test_an_sms_backend_that_cannot_be_loaded_stops_cleanly(
+    make_profile, analysed, settings
+):
+    settings.SMS_BACKEND = "delivery.sms.NoSuchBackend"
+    make_profile(mobile_phone="+12025550142")
+    delivery = analysed(channel="sms", subject="", body="Hi")
+
+    with pytest.raises(sending.SendingStopped, match="cannot be loaded"):
+        send_delivery(delivery=delivery)
+
+    assert Recipient.objects.get(delivery=delivery).status == "pending"
