@@ -13,6 +13,7 @@ the 400 page before it reaches a query.
 
 import logging
 
+from django.conf import settings
 from django.core.exceptions import BadRequest
 from django.http import HttpRequest, HttpResponse
 from django.template import loader
@@ -125,6 +126,8 @@ class RejectMalformedRequestMiddleware:
             handler = get_resolver().resolve_error_handler(400)
             response = handler(request, BadRequest(problem))
         response._has_been_logged = True
+        # Answered before XFrameOptionsMiddleware, which never sees it.
+        response.headers.setdefault("X-Frame-Options", settings.X_FRAME_OPTIONS)
         return response
 
     def _problem(self, request: HttpRequest) -> str | None:
