@@ -107,6 +107,9 @@ def batched(items: Iterable, size: int) -> Iterable[list]:
 def clean_text(value: str, limit: int) -> str:
     """Drop NUL characters (PostgreSQL refuses them) and cap the length."""
     text = (value or "").replace("\x00", "")
+    # A lone surrogate (JSON may escape one) is not UTF-8 and no database
+    # stores it; it becomes "?".
+    text = text.encode("utf-8", "replace").decode("utf-8")
     if len(text) > limit:
         return text[:limit] + "\n[truncated]"
     return text
