@@ -73,14 +73,30 @@ def main() -> int:
             _say(f"bench: dropped database {database.name}")
 
 
+def _analysis_measures(n: int) -> list:
+    """The delivery area's analysis timings (bench.analysis), without its
+    memory figure: this long-lived process's peak says nothing about
+    analysis; bench.memory measures a process of its own instead."""
+    from bench.report import Measure
+
+    try:
+        from bench import analysis
+    except ImportError:
+        missing = Measure(name="delivery analysis", value=None, unit="s")
+        missing.note = "bench.analysis (the delivery area's timing) is not there"
+        return [missing]
+    return [measure for measure in analysis.measure(n, _say) if measure.unit != "MiB"]
+
+
 def _run(n: int) -> int:
     import django
     from django.core.management import call_command
 
     django.setup()
 
-    from bench import admin_pages, disk, machine, profile_import, seed
-    from bench.report import Report
+    from bench import admin_pages, disk, machine, memory, oneclick, profile_import, seed
+    from bench.report import Measure, Report
+    from delivery.actions import create_delivery
 
     began = time.perf_counter()
     call_command("migrate", verbosity=0, interactive=False)
@@ -93,6 +109,22 @@ def _run(n: int) -> int:
         n, lambda label, seconds: _say(f"  {label}: {seconds:.1f} s")
     )
 
+    _say("bench: admin pages")
+    for measure in admin_pages.measure(n):
+        report.add(measure)
+
+    _say("bench: delivery analysis beside the bare SQL (bench.analysis)")
+    for measure in _analysis_measures(n):
+        report.add(measure)
+
+    _say("bench: peak memory of a process analysing every profile")
+    delivery = create_delivery(label="bench: memory", channel="email", body="Hi")
+    measure, details = memory.measure(delivery.pk)
+    report.add(measure)
+    report.details["memory"] = details
+
+    # After the analysis above, so the recipient table holds one row per
+    # profile, as it does once a delivery to everyone was analysed.
     _say("bench: disk")
     sizes = disk.table_sizes()
     report.details["disk"] = {
@@ -101,10 +133,19 @@ def _run(n: int) -> int:
         "mib_per_million_profiles": disk.per_million(sizes, n),
     }
 
-    _say("bench: admin pages")
-    for measure in admin_pages.measure(n):
-        report.add(measure)
+    _say("bench: one-click unsubscribe under load (gunicorn + wrk)")
+    try:
+        measure, details = oneclick.measure(n)
+    except oneclick.LoadToolMissing as missing:
+        measure = Measure(
+            name="one-click unsubscribe under load", value=None, unit="req/s"
+        )
+        measure.note = str(missing)
+        details = {"skipped": str(missing)}
+    report.add(measure)
+    report.details["one_click"] = details
 
+    # Last: it adds profiles to the table the other measures ran on.
     _say(f"bench: import_profiles of {profile_import.ROWS:,} rows")
     measure, details = profile_import.measure()
     report.add(measure)
