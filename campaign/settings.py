@@ -249,11 +249,14 @@ LOGGING = {
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},
     },
+    "filters": {
+        "no_landing_tokens": {"()": "campaign.log_filters.RedactLandingTokens"},
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {
         # Django logs the full path of a 4xx request, which for landing pages
         # carries a token; our views log what matters without it.
-        "django.request": {"level": "ERROR"},
+        "django.request": {"level": "ERROR", "filters": ["no_landing_tokens"]},
         # flufl.bounce logs every detector it tries, for every message.
         "flufl.bounce": {"level": "WARNING"},
     },
