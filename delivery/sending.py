@@ -29,7 +29,6 @@ recipients one crash can leave in that state.
 """
 
 import logging
-import re
 import smtplib
 import uuid
 from dataclasses import dataclass
@@ -50,6 +49,7 @@ from delivery.analysis import late_check_sql, quoted_table
 from delivery.content import MessageContent
 from delivery.models import Delivery, Recipient
 from delivery.quarantine.actions import record_error, record_success
+from delivery.quarantine.classify import classify
 from delivery.quarantine.models import ErrorKind, Reason, StatusChange
 from delivery.quarantine.models import Status as AddressStatus
 from delivery.quarantine.selectors import addresses_on
@@ -417,46 +417,18 @@ def _mailto(link: str) -> str:
     return f"mailto:{mailbox}?subject=unsubscribe&body={quote(link, safe='')}"
 
 
-# Enhanced status codes (RFC 3463) that say the address itself is wrong.
-_HARD_CODES = {
-    "5.1.1": Reason.USER_UNKNOWN,  # bad destination mailbox
-    "5.1.2": Reason.INVALID_DOMAIN,  # bad destination system
-    "5.1.3": Reason.USER_UNKNOWN,  # bad destination mailbox syntax
-    "5.1.6": Reason.USER_UNKNOWN,  # mailbox has moved
-    "5.1.10": Reason.INVALID_DOMAIN,  # the domain accepts no mail (null MX)
-}
-_ENHANCED = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
-_UNKNOWN_USER = re.compile(
-    r"user unknown|unknown user|no such (user|mailbox|recipient)|"
-    r"does not exist|recipient (address )?rejected: .*unknown|invalid recipient",
-    re.IGNORECASE,
-)
-
-
 def classify_refusal(code: int, text: str) -> Failure:
-    """Tell a refusal of the recipient that quarantines at once (hard) from
-    one that only counts (soft).
+    """Tell a refusal that quarantines at once (hard) from one that counts.
 
-    Hard only when the server says the address does not exist; refusals
-    about the sender, its reputation or a policy, and temporary ones, are
-    soft (DESIGN.md, Quarantine rules).
+    The rules are the quarantine app's, shared with bounce intake: hard only
+    when the server says the address does not exist; refusals about the
+    sender, its reputation or a policy, and temporary ones, are soft.
     """
-    found = _ENHANCED.search(text)
-    enhanced = ".".join(found.groups()) if found else ""
     diagnostic = f"{code} {text}".strip()
-    if enhanced in _HARD_CODES:
-        return Failure(ErrorKind.HARD, _HARD_CODES[enhanced], enhanced, diagnostic)
-    if not enhanced and 500 <= code < 600 and _UNKNOWN_USER.search(text):
-        return Failure(ErrorKind.HARD, Reason.USER_UNKNOWN, "", diagnostic)
-    if enhanced.endswith(".2.2") or code == 452:
-        reason = Reason.MAILBOX_FULL
-    elif enhanced.endswith(".2.1"):
-        reason = Reason.ACCOUNT_DISABLED
-    elif enhanced.startswith("4.4.") or (not enhanced and 400 <= code < 500):
-        reason = Reason.UNREACHABLE
-    else:
-        reason = Reason.REFUSED
-    return Failure(ErrorKind.SOFT, reason, enhanced, diagnostic)
+    verdict = classify(diagnostic=diagnostic, action="failed")
+    # A refusal in the SMTP dialogue is never an out-of-office: it counts.
+    kind = ErrorKind.SOFT if verdict.kind == ErrorKind.IGNORED else verdict.kind
+    return Failure(kind, verdict.reason, verdict.status, diagnostic)
 
 
 def _record_outcomes(delivery, token, outcomes: list, result: BatchResult) -> None:

@@ -114,6 +114,7 @@ _UNREACHABLE = _patterns(
     r"timed? ?out|time-?out",
     r"(could not|couldn't|unable to|cannot) connect",
     r"network (is )?unreachable|no route to host|host unreachable",
+    r"no answer from (the )?(remote )?host",
     r"delivery time expired|message expired|retry time.{0,20}exceeded",
     r"lost connection|temporar(il)?y (unavailable|failure|deferred)",
     r"try again later|too many hops|mail loop|loops? back",

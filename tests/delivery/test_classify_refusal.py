@@ -35,12 +35,13 @@ from delivery.sending import classify_refusal
         (550, "Sender address rejected: not owned", "soft", "refused", ""),
         (552, "5.2.2 Mailbox full", "soft", "mailbox_full", "5.2.2"),
         (452, "4.2.2 Over quota", "soft", "mailbox_full", "4.2.2"),
-        (550, "5.2.1 Mailbox disabled", "soft", "account_disabled", "5.2.1"),
+        # A disabled mailbox is about the address itself: hard.
+        (550, "5.2.1 Mailbox disabled", "hard", "account_disabled", "5.2.1"),
         (451, "4.4.1 No answer from host", "soft", "unreachable", "4.4.1"),
         (450, "Greylisted, try again later", "soft", "unreachable", ""),
     ],
 )
-def test_only_an_address_that_does_not_exist_is_a_hard_refusal(
+def test_only_refusals_about_the_address_itself_are_hard(
     code, text, kind, reason, status_code
 ):
     failure = classify_refusal(code, text)
