@@ -4,6 +4,8 @@ from django.contrib.auth import authenticate, get_user_model
 from django.core.management import call_command
 
 from consent.models import ConsentEvent, Profile, Subscription
+from delivery.models import Delivery
+from delivery.quarantine.models import Address
 
 
 def test_seed_demo_loads_profiles_with_opt_outs_recorded_in_the_ledger(db):
@@ -16,6 +18,10 @@ def test_seed_demo_loads_profiles_with_opt_outs_recorded_in_the_ledger(db):
         ConsentEvent.objects.filter(action="opt_out", channel="").count() == opted_out
     )
     assert Subscription.objects.filter(status="subscribed").exists()
+    assert 0 < Address.objects.filter(status="quarantined").count() <= 200
+    delivery = Delivery.objects.get()
+    assert delivery.status == "analysed"
+    assert delivery.excluded_counts["quarantined"] >= 1
 
 
 def test_seed_demo_if_empty_keeps_existing_data(db):

@@ -6,6 +6,9 @@ from django.db import transaction
 from django.utils import timezone
 
 from consent.models import OPT_OUT_FIELDS, ConsentEvent, Profile, Service, Subscription
+from delivery.actions import analyze_delivery, create_delivery
+from delivery.quarantine.actions import denylist_address, record_error
+from delivery.quarantine.models import ErrorKind, Reason, StatusChange
 
 FIRST_NAMES = [
     "Ana", "Bruno", "Carla", "Daniel", "Elena", "Felipe", "Gabriela", "Hugo",
@@ -65,7 +68,59 @@ class Command(BaseCommand):
                     sys.stderr.write(f"\rprofiles: {created:,}/{profiles:,}")
             if profiles > BATCH:
                 sys.stderr.write("\n")
-        self.stdout.write(f"Loaded {profiles} demo profiles.")
+        quarantined = self._quarantine(rng)
+        delivery = self._delivery(services[0])
+        self.stdout.write(
+            f"Loaded {profiles} demo profiles, {quarantined} bad addresses and "
+            f"an analysed delivery (#{delivery.pk})."
+        )
+
+    def _quarantine(self, rng: random.Random) -> int:
+        """Bounce a few demo addresses and denylist the shared one.
+
+        Goes through the quarantine actions, one address at a time, so it is
+        capped: demo data, not a benchmark (make bench seeds set-based).
+        """
+        emails = list(
+            Profile.objects.exclude(email="")
+            .order_by("pk")
+            .values_list("email", flat=True)
+            .distinct()[:5000]
+        )
+        picked = rng.sample(emails, k=min(len(emails), max(1, len(emails) // 50)))
+        for address in picked[:200]:
+            record_error(
+                address=address,
+                channel="email",
+                kind=ErrorKind.HARD,
+                reason=Reason.USER_UNKNOWN,
+                source=StatusChange.Source.BOUNCE,
+                status_code="5.1.1",
+                diagnostic="550 5.1.1 <demo>: Recipient address rejected: "
+                "User unknown in virtual mailbox table (demo data)",
+            )
+        if "family.home@example.com" in emails:
+            denylist_address(
+                address="family.home@example.com",
+                channel="email",
+                source=StatusChange.Source.OPERATOR,
+                note="Demo data: a shared household address that complained.",
+            )
+        return min(len(picked), 200)
+
+    def _delivery(self, newsletter: Service):
+        delivery = create_delivery(
+            label="Demo: monthly newsletter",
+            channel="email",
+            service=newsletter,
+            subject="Your monthly news, {{ first_name }}",
+            body=(
+                "Hello {{ first_name }},\n\nHere is what is new this month.\n\n"
+                "Unsubscribe: {{ unsubscribe_url }}"
+            ),
+        )
+        analyze_delivery(delivery=delivery)
+        return delivery
 
     def _services(self) -> list[Service]:
         services = []
