@@ -9,7 +9,7 @@ run, never the shared server.
 import contextlib
 import random
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 import psycopg
 import pytest
@@ -70,46 +70,56 @@ def pg_admin(transactional_db) -> Iterator[psycopg.Connection]:
         yield conn
 
 
-@pytest.fixture
-def kill_connection_on_insert(pg_admin) -> Iterator[Callable[[str], None]]:
-    """Arm a fault: Django's connection dies when it next inserts into a table.
+class ConnectionKiller:
+    """Faults armed on tables: a trigger that terminates the inserting backend.
 
-    A trigger terminates the very backend that runs the INSERT, inside its
-    transaction, after the earlier statements of that transaction ran.
-    Only the backend that is current when the fault is armed is killed, so
-    the reconnection afterwards works. Disarmed at the end of the test.
+    The trigger runs inside the inserting transaction, after its earlier
+    statements, and kills the very backend that runs the INSERT. By default
+    only Django's connection of the moment is killed, so the reconnection
+    afterwards works; with any_backend, whichever connection inserts (a
+    command in a subprocess, say) until the fault is disarmed.
     """
-    armed: list[str] = []
 
-    def arm(table: str) -> None:
-        pid = backend_pid()
+    def __init__(self, admin: psycopg.Connection):
+        self.admin = admin
+        self.armed: set[str] = set()
+
+    def __call__(self, table: str, *, any_backend: bool = False) -> None:
+        pid = 0 if any_backend else backend_pid()
         name = f"hardening_kill_{table}"
-        with pg_admin.cursor() as cursor:
-            cursor.execute(
-                f"""
-                CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$
-                BEGIN
-                    IF pg_backend_pid() = {int(pid)} THEN
-                        PERFORM pg_terminate_backend(pg_backend_pid());
-                        PERFORM pg_sleep(5);
-                    END IF;
-                    RETURN NULL;
-                END $$ LANGUAGE plpgsql
-                """
-            )
-            cursor.execute(
-                f"CREATE TRIGGER {name} BEFORE INSERT ON {table} "
-                f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
-            )
-        armed.append(table)
+        self.admin.execute(
+            f"""
+            CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$
+            BEGIN
+                IF {int(pid)} IN (0, pg_backend_pid()) THEN
+                    PERFORM pg_terminate_backend(pg_backend_pid());
+                    PERFORM pg_sleep(5);
+                END IF;
+                RETURN NULL;
+            END $$ LANGUAGE plpgsql
+            """
+        )
+        self.admin.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        self.admin.execute(
+            f"CREATE TRIGGER {name} BEFORE INSERT ON {table} "
+            f"FOR EACH STATEMENT EXECUTE FUNCTION {name}()"
+        )
+        self.armed.add(table)
 
-    yield arm
+    def disarm(self, table: str) -> None:
+        name = f"hardening_kill_{table}"
+        self.admin.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
+        self.admin.execute(f"DROP FUNCTION IF EXISTS {name}()")
+        self.armed.discard(table)
 
-    with pg_admin.cursor() as cursor:
-        for table in armed:
-            name = f"hardening_kill_{table}"
-            cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON {table}")
-            cursor.execute(f"DROP FUNCTION IF EXISTS {name}()")
+
+@pytest.fixture
+def kill_connection_on_insert(pg_admin) -> Iterator[ConnectionKiller]:
+    """Arm faults by calling it with a table; all disarmed at the end."""
+    killer = ConnectionKiller(pg_admin)
+    yield killer
+    for table in list(killer.armed):
+        killer.disarm(table)
 
 
 @contextlib.contextmanager
