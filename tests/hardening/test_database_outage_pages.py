@@ -102,6 +102,7 @@ def test_connection_lost_during_a_preferences_post_rolls_back_every_switch(
 
     assert response.status_code == 503
     assert response["Retry-After"] == "30"
+    assert "Tente de novo em instantes" in response.content.decode()
     profile.refresh_from_db()
     assert profile.no_longer_contact is False
     assert not ConsentEvent.objects.exists()
@@ -237,6 +238,7 @@ def test_a_locked_sqlite_database_answers_503_and_the_next_request_succeeds(
     try:
         assert locked.wait(30)
         during = visitor.post(url)
+        in_portuguese = visitor.post(url, HTTP_ACCEPT_LANGUAGE="pt-br")
     finally:
         release.set()
         holder.join(30)
@@ -244,6 +246,8 @@ def test_a_locked_sqlite_database_answers_503_and_the_next_request_succeeds(
     after = visitor.post(url)
 
     assert_try_again_page(during)
+    assert in_portuguese.status_code == 503
+    assert "Tente de novo em instantes" in in_portuguese.content.decode()
     assert after.status_code == 200
     profile.refresh_from_db()
     assert profile.no_longer_contact is True
