@@ -239,6 +239,8 @@ class Erasure:
     delivery_records_deleted: int
     # Address states are shared by every profile holding the address and
     # keep a complained-about address from being mailed again; they stay.
+    # TODO: forget an address no other profile holds (its status history
+    # and bounces) once quarantine.actions offers a function for it.
     addresses_kept: list[dict] = field(default_factory=list)
     done: bool = False
 
@@ -297,6 +299,9 @@ def erase_profile(
             operator=operator,
             note=_erasure_note(erasure, note),
         ).save()
+        # TODO: nothing stops a later import from creating the person
+        # again, contactable; a suppression list of hashed addresses would,
+        # once the product decides to keep one.
         profile.delete()
         erasure.done = True
 
