@@ -289,7 +289,7 @@ class ProfileAdmin(admin.ModelAdmin):
 
         return TemplateResponse(
             request,
-            "admin/consent/profile/bulk_consent.html",
+            "admin/consent/profile/action_page.html",
             {
                 **self.admin_site.each_context(request),
                 "title": _("Opt out of one channel") if opted_out else _("Opt back in"),
