@@ -149,10 +149,9 @@ def run_clients(
     A client is a generator that does one operation per step. On
     PostgreSQL each runs in its own thread with its own connection, all
     released together behind a barrier so their transactions overlap. On
-    SQLite (whose in-memory test database fails a second writer instead of
-    queueing it) the steps of all clients are interleaved in random order
-    in one thread: the same operations and the same checks, without the
-    overlap.
+    SQLite, which takes one writer at a time and fails or stalls the
+    others, the steps of all clients are interleaved in random order in one
+    thread: the same operations and the same checks, without the overlap.
     """
     errors: list[BaseException] = []
     if not IS_POSTGRES:
