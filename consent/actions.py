@@ -14,7 +14,7 @@ from functools import partial
 from itertools import islice
 
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F, QuerySet, Subquery
 from django.utils import timezone
 
@@ -22,6 +22,7 @@ from consent.models import (
     OPT_OUT_FIELDS,
     Channel,
     ConsentEvent,
+    Language,
     Profile,
     Service,
     Subscription,
@@ -77,6 +78,37 @@ def _flag_field(channel: str | None) -> str:
     if channel not in OPT_OUT_FIELDS:
         raise ValueError(f"Unknown channel {channel!r}.")
     return OPT_OUT_FIELDS[channel]
+
+
+def profile_for_email(
+    *, email: str, first_name: str = "", last_name: str = "", language: str = ""
+) -> Profile:
+    """The profile a sign-up with this normalised address belongs to.
+
+    Two profiles may share an address (DESIGN.md, consent rule 2); the
+    oldest is the person signing up. Without one, a profile is created.
+    Two sign-ups of one new address at the same moment must not create two
+    profiles, so the lookup and the insert are serialised per address: by
+    a transaction-scoped advisory lock on PostgreSQL, and by SQLite's
+    single writer (the settings open every transaction IMMEDIATE).
+    """
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                    [f"profile-email:{email}"],
+                )
+        profile = Profile.objects.filter(email=email).order_by("pk").first()
+        if profile is None:
+            profile = Profile.objects.create(
+                email=email,
+                first_name=first_name,
+                last_name=last_name,
+                language=language or Language.ENGLISH,
+            )
+            logger.info("profile %s created by a sign-up", profile.pk)
+    return profile
 
 
 def set_opt_out(

@@ -235,16 +235,12 @@ def subscribe(request: HttpRequest, service_name: str) -> HttpResponse:
     data = form.cleaned_data
     language = translation.get_language()
     with transaction.atomic():
-        # Two profiles may share an address (DESIGN, consent rule 2); the
-        # oldest one is the person who subscribes here.
-        profile = Profile.objects.filter(email=data["email"]).order_by("pk").first()
-        if profile is None:
-            profile = Profile.objects.create(
-                email=data["email"],
-                first_name=data["first_name"].strip(),
-                last_name=data["last_name"].strip(),
-                language=language if language in _LANGUAGES else settings.LANGUAGE_CODE,
-            )
+        profile = actions.profile_for_email(
+            email=data["email"],
+            first_name=data["first_name"].strip(),
+            last_name=data["last_name"].strip(),
+            language=language if language in _LANGUAGES else settings.LANGUAGE_CODE,
+        )
         actions.subscribe(
             profile=profile,
             service=service,

@@ -266,6 +266,34 @@ def test_one_person_sending_the_public_form_many_times_at_once_sees_no_error(
     )
 
 
+def test_many_sign_ups_of_one_new_address_at_once_create_one_profile(alerts):
+    new_address = "brand.new@example.com"
+    unexpected: list[int] = []
+
+    def client(number: int) -> Iterator[None]:
+        browser = Client(raise_request_exception=False)
+        response = browser.post(
+            reverse("consent:subscribe", args=[alerts.name]),
+            {
+                "email": new_address,
+                "first_name": f"Signer {number}",
+                "agree": "on",
+                "website": "",
+                "started": form_started_token(at=time.time() - 60),
+            },
+        )
+        if response.status_code != 200:
+            unexpected.append(response.status_code)
+        yield
+
+    errors = run_clients([client(n) for n in range(CLIENTS)])
+
+    assert errors == []
+    assert unexpected == []
+    assert Profile.objects.filter(email=new_address).count() == 1
+    assert Subscription.objects.filter(service=alerts).count() == 1
+
+
 def test_confirming_while_changing_preferences_sees_no_error_page(person, alerts):
     subscription = actions.subscribe(
         profile=person,
