@@ -13,7 +13,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from consent import actions, admin_rights, panels, selectors
+from consent import actions, admin_rights, panels, rights, selectors
 from consent.addresses import normalize_email, normalize_phone
 from consent.forms_admin import CONSENT_FIELDS, ConsentChangeForm, ProfileAdminForm
 from consent.models import OPT_OUT_FIELDS, Channel, ConsentEvent, Profile
@@ -169,6 +169,17 @@ class ProfileAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return request.user.is_active and request.user.is_superuser
+
+    # Deleting a person is erasing them: the ledger keeps anonymised rows
+    # and a row saying the erasure happened (consent.rights).
+    def delete_model(self, request, obj):
+        rights.erase_profile(
+            profile=obj, operator=request.user, note="Deleted in the admin."
+        )
+
+    def delete_queryset(self, request, queryset):
+        for profile in queryset.order_by("pk"):
+            self.delete_model(request, profile)
 
     def save_model(self, request, obj, form, change):
         """Save the person's details; route consent through the actions.

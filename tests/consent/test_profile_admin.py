@@ -215,6 +215,10 @@ def test_only_superusers_may_delete_profiles(
     client.force_login(superuser)
     assert client.post(delete_url, {"post": "yes"}).status_code == 302
     assert not Profile.objects.filter(pk=profile.pk).exists()
+    # Deleting is erasing: the ledger says so, without naming the person.
+    erased = ConsentEvent.objects.get(action="erase")
+    assert erased.profile is None
+    assert erased.operator == superuser
 
 
 def test_nobody_can_add_change_or_delete_consent_events(
