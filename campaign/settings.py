@@ -5,6 +5,7 @@ loudly on a bad value instead of falling back silently.
 """
 
 import os
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -116,6 +117,12 @@ else:
                 "timeout": 20,
                 "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
             },
+            # A file, not memory, so a Celery worker started by a test (in
+            # another process) sees the test database; one per test run.
+            "TEST": {
+                "NAME": Path(tempfile.gettempdir())
+                / f"consent-test-{os.getpid()}.sqlite3"
+            },
         }
     }
 IS_POSTGRES = DATABASES["default"]["ENGINE"].endswith("postgresql")
@@ -202,6 +209,10 @@ SMS_BACKEND = env_str("SMS_BACKEND", "delivery.sms.ConsoleSmsBackend")
 
 # Celery: with no broker, delivery batches run in the calling process.
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL") or env_str("REDIS_URL")
+if TESTING:
+    # Tests send in-process even where CI exports REDIS_URL; tests/scale
+    # points sending at the broker itself.
+    CELERY_BROKER_URL = ""
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 

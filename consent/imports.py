@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import operator
 import os
+import uuid
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -888,6 +889,10 @@ class _CopyPlan:
                 model_field, "auto_now_add", False
             ):
                 self.constants[attname] = now
+            elif model_field.default is uuid.uuid4:
+                # Random bytes fetched for many rows at once: one system call
+                # instead of one per row, the same uuid4 values.
+                self.callables.append((attname, _uuid4_source()))
             elif model_field.has_default() and callable(model_field.default):
                 self.callables.append((attname, _prepared_default(model_field)))
             elif not model_field.primary_key:
@@ -944,6 +949,23 @@ def _binary_type(model_field, database) -> int | None:
     if info is None or info.name not in BINARY_SAFE_TYPES:
         return None
     return info.oid
+
+
+def _uuid4_source(batch: int = 4096) -> Callable[[], uuid.UUID]:
+    """A function returning what uuid.uuid4() would, drawing the random
+    bytes `batch` values at a time."""
+    pending: list[uuid.UUID] = []
+
+    def next_uuid() -> uuid.UUID:
+        if not pending:
+            raw = os.urandom(16 * batch)
+            pending.extend(
+                uuid.UUID(bytes=raw[start : start + 16], version=4)
+                for start in range(0, len(raw), 16)
+            )
+        return pending.pop()
+
+    return next_uuid
 
 
 def _prepared_default(field) -> Callable[[], object]:

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from consent.models import Language, Service
-from delivery import analysis, sending
+from delivery import analysis, sending, tasks
 from delivery.content import compile_template
 from delivery.models import (
     Delivery,
@@ -374,6 +374,17 @@ def send_delivery(
     batches = sending.plan_batches(current.pk)
     totals = sending.BatchResult()
     say(f"{len(batches)} batches to send")
+    # With a broker, Celery workers send the batches (delivery.tasks); the
+    # last one to finish marks the delivery sent.
+    if tasks.dispatch_batches(current.pk, batches):
+        say(f"{len(batches)} batches queued for the workers")
+        return SendResult(
+            delivery=current,
+            sent=0,
+            failed=0,
+            skipped=0,
+            seconds=time.monotonic() - started,
+        )
     for number, (first_id, last_id) in enumerate(batches, start=1):
         totals += sending.send_batch(current.pk, first_id, last_id)
         say(
