@@ -192,3 +192,51 @@ def test_a_row_that_changes_nothing_leaves_the_profile_untouched(tmp_path, db):
     assert list(ConsentEvent.objects.values_list("profile", "action", "channel")) == [
         (moved.pk, "opt_in", "sms")
     ]
+
+
+@pytest.mark.parametrize("mode", ["tiny_chunks", "worker_processes"])
+@pytest.mark.parametrize("ending", ["\n", "\r\n"])
+def test_line_endings_and_quoted_cells_read_the_same_in_chunks(
+    request, mode, ending, tmp_path, db
+):
+    request.getfixturevalue(mode)
+    lines = [
+        "external_id,first_name,last_name,email",
+        "q-1,Ana,Silva,ana@example.com",
+        'q-2,"Bea, Jr.",Souza,bea@example.com',
+        "q-3,Cid,Costa,cid@example.com",
+        'q-4,Dora,"O\'Neil ""Dee""",dora@example.com',
+        "q-5,Eva,Lima,eva@example.com",
+    ]
+    plain = [line for line in lines if '"' not in line]
+
+    run_import(write_csv(tmp_path, ending.join(plain) + ending))
+    run_import(write_csv(tmp_path, ending.join(lines) + ending))
+
+    assert sorted(Profile.objects.values_list("external_id", "first_name")) == [
+        ("q-1", "Ana"),
+        ("q-2", "Bea, Jr."),
+        ("q-3", "Cid"),
+        ("q-4", "Dora"),
+        ("q-5", "Eva"),
+    ]
+    assert Profile.objects.get(external_id="q-4").last_name == 'O\'Neil "Dee"'
+
+
+@pytest.mark.parametrize("mode", ["tiny_chunks", "worker_processes"])
+def test_a_line_the_csv_reader_refuses_ends_the_file_there(request, mode, tmp_path, db):
+    request.getfixturevalue(mode)
+    text = "email\n" + "".join(
+        # Longer than the csv module's field size limit.
+        "x" * 200_000 + "@example.com\n" if n == 3 else f"p{n}@example.com\n"
+        for n in range(7)
+    )
+
+    output = run_import(write_csv(tmp_path, text), "--skip-invalid")
+
+    assert "line 5, field -: not readable as CSV" in output
+    assert sorted(Profile.objects.values_list("email", flat=True)) == [
+        "p0@example.com",
+        "p1@example.com",
+        "p2@example.com",
+    ]
