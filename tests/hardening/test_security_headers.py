@@ -81,7 +81,7 @@ print(json.dumps({
 """
 
 
-def test_production_settings_force_https_with_hsts_and_secure_cookies():
+def test_production_settings_force_https_with_hsts_and_secure_cookies(tmp_path):
     env = {
         key: value
         for key, value in os.environ.items()
@@ -93,7 +93,18 @@ def test_production_settings_force_https_with_hsts_and_secure_cookies():
         DJANGO_SECRET_KEY="x7#k2!qv" * 8,
         DJANGO_ALLOWED_HOSTS="consent.example.com",
         SITE_URL="https://consent.example.com",
+        # Production serves hashed files that only collectstatic writes.
+        DJANGO_STATIC_ROOT=str(tmp_path / "static"),
     )
+    collected = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert collected.returncode == 0, collected.stderr
 
     result = subprocess.run(
         [sys.executable, "-c", PRODUCTION_PROBE],
