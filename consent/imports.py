@@ -786,6 +786,16 @@ class _CopyStore(_Store):
     COPY bypasses the ORM's INSERT, not the model.
     """
 
+    def __init__(self, now):
+        super().__init__(now)
+        self._plans: dict[type, _CopyPlan] = {}
+
+    def _plan(self, model, **options) -> "_CopyPlan":
+        """One plan per table for the whole import, not one per chunk."""
+        if model not in self._plans:
+            self._plans[model] = _CopyPlan(model, self.now, **options)
+        return self._plans[model]
+
     def lock_existing(self, external_ids: list[str]) -> dict[str, dict]:
         if not external_ids:
             return {}
@@ -826,7 +836,7 @@ class _CopyStore(_Store):
             return []
         ids = self._allocate_ids(Profile, len(rows))
         given = ("id", *UPDATABLE_COLUMNS)
-        plan = _CopyPlan(Profile, self.now, given=given, with_pk=True)
+        plan = self._plan(Profile, given=given, with_pk=True)
         with plan.copy() as copy:
             for row, profile_id in zip(rows, ids, strict=True):
                 values = row.values | row.flags
@@ -875,7 +885,7 @@ class _CopyStore(_Store):
     def insert_events(self, events: list[Event]) -> None:
         if not events:
             return
-        plan = _CopyPlan(ConsentEvent, self.now, given=EVENT_FIELDS)
+        plan = self._plan(ConsentEvent, given=EVENT_FIELDS)
         source = ConsentEvent.Source.IMPORT
         with plan.copy() as copy:
             for profile_id, action, channel, service_id in events:
@@ -896,7 +906,7 @@ class _CopyStore(_Store):
     ) -> None:
         if not pairs:
             return
-        plan = _CopyPlan(Subscription, self.now, given=SUBSCRIPTION_FIELDS)
+        plan = self._plan(Subscription, given=SUBSCRIPTION_FIELDS)
         expiry = {pk: _expiry(service, self.now) for pk, service in services.items()}
         status = Subscription.Status.SUBSCRIBED
         with plan.copy() as copy:
