@@ -208,6 +208,13 @@ def import_profiles(
     return result
 
 
+def _shown(name: str) -> str:
+    """A column name as an operator can read it in a one-line message."""
+    if name.isprintable() and len(name) <= 60:
+        return name
+    return repr(name[:60])
+
+
 def _read_header(reader) -> list[str]:
     try:
         header = [name.strip().lower() for name in next(reader)]
@@ -224,13 +231,19 @@ def _read_header(reader) -> list[str]:
         problems.append(
             RowError(
                 1,
-                ", ".join(unknown),
+                ", ".join(_shown(name) for name in unknown),
                 "unknown column; known columns are " + ", ".join(COLUMNS),
             )
         )
     repeated = {name for name in header if header.count(name) > 1}
     if repeated:
-        problems.append(RowError(1, ", ".join(sorted(repeated)), "column repeated"))
+        problems.append(
+            RowError(
+                1,
+                ", ".join(_shown(name) for name in sorted(repeated)),
+                "column repeated",
+            )
+        )
     if not any(name in header for name in ADDRESS_COLUMNS):
         problems.append(
             RowError(1, "email/mobile_phone", "the file needs an address column")
@@ -454,6 +467,10 @@ def _validate(
         value = raw.strip()
         if len(value) > MAX_CELL:
             errors.append(RowError(line, name, f"longer than {MAX_CELL} characters"))
+            continue
+        if "\x00" in value:
+            # PostgreSQL text cannot hold it; refuse it before any write.
+            errors.append(RowError(line, name, "contains a NUL character"))
             continue
         try:
             if name in TEXT_COLUMNS:

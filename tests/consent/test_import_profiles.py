@@ -169,6 +169,7 @@ def test_json_output_reports_counts_and_skipped_rows(csv_file, db):
         ("first_name,email\nAna,\n", "a new profile needs an address"),
         ("email,first_name\nx@example.com," + "A" * 200 + "\n", "at most 150"),
         ("external_id,email\nk,a@example.com\nk,b@example.com\n", "already used"),
+        ("email,first_name\na@example.com,An\x00a\n", "first_name: contains a NUL"),
     ],
 )
 def test_malformed_files_are_refused_with_a_reason(csv_file, content, expected, db):
