@@ -366,6 +366,8 @@ class SendResult:
     failed: int
     skipped: int
     seconds: float
+    # Batches handed to Celery workers; their counts come in as they run.
+    queued_batches: int = 0
 
     def as_json(self) -> dict:
         return {
@@ -374,6 +376,7 @@ class SendResult:
             "sent": self.sent,
             "failed": self.failed,
             "skipped": self.skipped,
+            "queued_batches": self.queued_batches,
             "seconds": round(self.seconds, 3),
         }
 
@@ -409,6 +412,7 @@ def send_delivery(
             failed=0,
             skipped=0,
             seconds=time.monotonic() - started,
+            queued_batches=len(batches),
         )
     for number, (first_id, last_id) in enumerate(batches, start=1):
         totals += sending.send_batch(current.pk, first_id, last_id)

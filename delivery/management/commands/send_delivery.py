@@ -59,6 +59,12 @@ class Command(BaseCommand):
         if json:
             self.stdout.write(_dumps(result.as_json()))
             return
+        if result.queued_batches:
+            self.stdout.write(
+                f"Delivery {id}: {result.queued_batches} batches queued for the "
+                "Celery workers; the delivery's page shows their progress."
+            )
+            return
         self.stdout.write(
             f"Delivery {id}: {result.sent} sent, {result.failed} failed, "
             f"{result.skipped} skipped in {result.seconds:.1f}s; "
