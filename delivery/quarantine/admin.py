@@ -367,38 +367,27 @@ class AddressAdmin(admin.ModelAdmin):
         permissions=["change"],
     )
     def release_selected(self, request, queryset):
-        selected = queryset.count()
-        changed = actions.release_addresses(
-            addresses=queryset, source=OPERATOR, operator=request.user
-        )
-        self.message_user(
-            request,
-            _changed_message(changed, selected, _("released")),
-            messages.SUCCESS,
+        self._change_selected(
+            request, queryset, actions.release_addresses, _("released")
         )
 
     @admin.action(description=_("Denylist selected addresses"), permissions=["change"])
     def denylist_selected(self, request, queryset):
-        selected = queryset.count()
-        changed = actions.denylist_addresses(
-            addresses=queryset, source=OPERATOR, operator=request.user
-        )
-        self.message_user(
-            request,
-            _changed_message(changed, selected, _("denylisted")),
-            messages.SUCCESS,
+        self._change_selected(
+            request, queryset, actions.denylist_addresses, _("denylisted")
         )
 
     @admin.action(description=_("Allowlist selected addresses"), permissions=["change"])
     def allowlist_selected(self, request, queryset):
-        selected = queryset.count()
-        changed = actions.allowlist_addresses(
-            addresses=queryset, source=OPERATOR, operator=request.user
+        self._change_selected(
+            request, queryset, actions.allowlist_addresses, _("allowlisted")
         )
+
+    def _change_selected(self, request, queryset, change, done: str) -> None:
+        selected = queryset.count()
+        changed = change(addresses=queryset, source=OPERATOR, operator=request.user)
         self.message_user(
-            request,
-            _changed_message(changed, selected, _("allowlisted")),
-            messages.SUCCESS,
+            request, _changed_message(changed, selected, done), messages.SUCCESS
         )
 
     def get_urls(self):
