@@ -74,6 +74,8 @@ class ProfileAdmin(admin.ModelAdmin):
     ordering = ["-id"]
     list_per_page = 50
     show_full_result_count = False
+    # Filter counts would scan the whole table on every click.
+    show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
     readonly_fields = ["public_id", "created_at", "updated_at"]
     actions = [
@@ -345,6 +347,8 @@ class ConsentEventAdmin(admin.ModelAdmin):
     search_fields = ["=profile__id"]
     search_help_text = _("A profile id.")
     show_full_result_count = False
+    # Filter counts would scan the whole table on every click.
+    show_facets = admin.ShowFacets.NEVER
     paginator = EstimatedCountPaginator
     list_per_page = 50
 
