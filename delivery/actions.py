@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -314,33 +313,9 @@ def finish_sending(*, delivery: Delivery) -> Delivery:
             return current
         if sending.unfinished(current).exists():
             return current
-        # Recount from the rows: a worker killed mid-batch recorded its
-        # recipients' outcomes but never added them to the running totals.
-        outcomes = dict(
-            current.recipients.filter(
-                status__in=[
-                    Recipient.Status.SENT,
-                    Recipient.Status.FAILED,
-                    Recipient.Status.SKIPPED,
-                ]
-            )
-            .values_list("status")
-            .annotate(count=Count("pk"))
-        )
-        current.sent_count = outcomes.get(Recipient.Status.SENT, 0)
-        current.failed_count = outcomes.get(Recipient.Status.FAILED, 0)
-        current.skipped_count = outcomes.get(Recipient.Status.SKIPPED, 0)
         current.status = Delivery.Status.SENT
         current.sent_at = timezone.now()
-        current.save(
-            update_fields=[
-                "status",
-                "sent_at",
-                "sent_count",
-                "failed_count",
-                "skipped_count",
-            ]
-        )
+        current.save(update_fields=["status", "sent_at"])
         _record(
             current,
             DeliveryEvent.Action.SENT,
