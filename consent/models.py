@@ -33,7 +33,13 @@ class Profile(models.Model):
     """
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
-    external_id = models.CharField(max_length=100, unique=True, null=True, blank=True)
+    # Unique through Meta.constraints rather than unique=True, which on
+    # PostgreSQL adds a second, pattern-matching index nothing reads:
+    # external ids are only ever looked up whole. NULL, not "", is "none",
+    # so any number of profiles can be without one.
+    external_id = models.CharField(  # noqa: DJ001
+        max_length=100, null=True, blank=True
+    )
     first_name = models.CharField(_("first name"), max_length=150, blank=True)
     last_name = models.CharField(_("last name"), max_length=150, blank=True)
     language = models.CharField(
@@ -56,6 +62,11 @@ class Profile(models.Model):
     class Meta:
         verbose_name = _("profile")
         verbose_name_plural = _("profiles")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["external_id"], name="profile_external_id_unique"
+            ),
+        ]
         indexes = [
             # Admin search by exact address, the shared-address warning, and
             # the duplicate check of delivery analysis.
@@ -129,11 +140,20 @@ class Subscription(models.Model):
         SUBSCRIBED = "subscribed", _("Subscribed")
         UNSUBSCRIBED = "unsubscribed", _("Unsubscribed")
 
+    # Both columns lead an index of Meta (subscription_unique and
+    # subscription_target_idx): an index of their own would only cost
+    # writes.
     profile = models.ForeignKey(
-        Profile, on_delete=models.CASCADE, related_name="subscriptions"
+        Profile,
+        on_delete=models.CASCADE,
+        related_name="subscriptions",
+        db_index=False,
     )
     service = models.ForeignKey(
-        Service, on_delete=models.PROTECT, related_name="subscriptions"
+        Service,
+        on_delete=models.PROTECT,
+        related_name="subscriptions",
+        db_index=False,
     )
     status = models.CharField(max_length=20, choices=Status)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -199,11 +219,14 @@ class ConsentEvent(models.Model):
         ESP_WEBHOOK = "esp_webhook", _("E-mail provider webhook")
         EXPIRY = "expiry", _("Expiry")
 
+    # event_profile_idx (profile, -created_at) serves every lookup by
+    # profile; a single-column index beside it would only cost writes.
     profile = models.ForeignKey(
         Profile,
         on_delete=models.SET_NULL,
         null=True,
         related_name="consent_events",
+        db_index=False,
     )
     action = models.CharField(max_length=30, choices=Action)
     # Empty channel and service on opt-out/opt-in: "no longer contact".
