@@ -313,11 +313,6 @@ def finish_sending(*, delivery: Delivery) -> Delivery:
             return current
         if sending.unfinished(current).exists():
             return current
-        # TODO: the totals are added by each batch as it ends, so a worker
-        # killed mid-batch leaves the messages it had sent uncounted (the
-        # recipient rows are right). Recounting here races with batches
-        # still adding theirs; it can go once batches write only rows and
-        # the totals are recounted under the delivery's lock.
         current.status = Delivery.Status.SENT
         current.sent_at = timezone.now()
         current.save(update_fields=["status", "sent_at"])

@@ -38,7 +38,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -176,9 +176,12 @@ def send_batch(
     stale = now - timedelta(minutes=settings.DELIVERY_CLAIM_TIMEOUT_MINUTES)
     rows = _in_range(delivery_id, first_id, last_id)
 
-    result.failed += rows.filter(
-        status=Recipient.Status.SENDING, claimed_at__lt=stale
-    ).update(status=Recipient.Status.FAILED, error=UNKNOWN_OUTCOME)
+    with transaction.atomic():
+        lost = rows.filter(
+            status=Recipient.Status.SENDING, claimed_at__lt=stale
+        ).update(status=Recipient.Status.FAILED, error=UNKNOWN_OUTCOME)
+        _count(delivery_id, BatchResult(failed=lost))
+    result.failed += lost
     claimed = rows.filter(
         Q(status=Recipient.Status.PENDING)
         | Q(status=Recipient.Status.CLAIMED, claimed_at__lt=stale)
@@ -191,7 +194,6 @@ def send_batch(
         if sendable:
             _send(delivery, token, sendable, result)
     finally:
-        _count(delivery_id, result)
         _release(token)
     return result
 
@@ -211,10 +213,14 @@ def _skip_late_exclusions(delivery, token, now, result: BatchResult) -> list:
             late.setdefault(reason, []).append(recipient_id)
         else:
             keep.append((recipient_id, profile_id, address))
-    for reason, ids in late.items():
-        result.skipped += Recipient.objects.filter(
-            id__in=ids, claim_token=token
-        ).update(status=Recipient.Status.SKIPPED, skip_reason=reason)
+    skipped = BatchResult()
+    with transaction.atomic():
+        for reason, ids in late.items():
+            skipped.skipped += Recipient.objects.filter(
+                id__in=ids, claim_token=token
+            ).update(status=Recipient.Status.SKIPPED, skip_reason=reason)
+        _count(delivery.pk, skipped)
+    result += skipped
 
     profiles = Profile.objects.in_bulk([profile_id for _, profile_id, _ in keep])
     return [
@@ -439,18 +445,24 @@ def _record_outcomes(delivery, token, outcomes: list, result: BatchResult) -> No
     sent = [(rid, address) for rid, address, failure in outcomes if failure is None]
     failed = [(rid, address, f) for rid, address, f in outcomes if f is not None]
 
-    if sent:
-        result.sent += Recipient.objects.filter(
-            id__in=[rid for rid, _ in sent], claim_token=token
-        ).update(status=Recipient.Status.SENT, sent_at=now)
-    for recipient_id, _address, failure in failed:
-        result.failed += Recipient.objects.filter(
-            id=recipient_id, claim_token=token
-        ).update(
-            status=Recipient.Status.FAILED,
-            error=failure.diagnostic[:2000],
-            sent_at=now,
-        )
+    # The rows and the delivery's totals change together: a worker killed
+    # after this leaves nothing it sent uncounted.
+    recorded = BatchResult()
+    with transaction.atomic():
+        if sent:
+            recorded.sent += Recipient.objects.filter(
+                id__in=[rid for rid, _ in sent], claim_token=token
+            ).update(status=Recipient.Status.SENT, sent_at=now)
+        for recipient_id, _address, failure in failed:
+            recorded.failed += Recipient.objects.filter(
+                id=recipient_id, claim_token=token
+            ).update(
+                status=Recipient.Status.FAILED,
+                error=failure.diagnostic[:2000],
+                sent_at=now,
+            )
+        _count(delivery.pk, recorded)
+    result += recorded
 
     for _recipient_id, address, failure in failed:
         if not failure.kind:
@@ -486,6 +498,8 @@ def _release(token) -> None:
 
 
 def _count(delivery_id: int, result: BatchResult) -> None:
+    """Add to the delivery's totals, in the transaction that changed the
+    recipient rows counted."""
     if result.sent or result.failed or result.skipped:
         Delivery.objects.filter(pk=delivery_id).update(
             sent_count=F("sent_count") + result.sent,

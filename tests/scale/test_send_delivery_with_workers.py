@@ -144,6 +144,8 @@ def test_a_worker_killed_while_sending_sends_nobody_twice_and_leaves_no_one_wait
     failed = Recipient.objects.filter(delivery=delivery, status="failed")
     assert {recipient.error for recipient in failed} == {UNKNOWN_OUTCOME}
     assert sent.status == Delivery.Status.SENT
+    # The dead worker's recorded slice counts too.
+    assert (sent.sent_count, sent.failed_count) == (9, 3)
 
 
 def test_an_unreachable_broker_stops_the_send_clearly_and_queues_nothing(
