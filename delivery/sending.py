@@ -171,12 +171,14 @@ def send_batch(
     if delivery is None:
         return result
 
+    # Each change to recipient rows below commits with the delivery's
+    # totals (no savepoint: nothing here catches an error inside).
     token = uuid.uuid4()
     now = timezone.now()
     stale = now - timedelta(minutes=settings.DELIVERY_CLAIM_TIMEOUT_MINUTES)
     rows = _in_range(delivery_id, first_id, last_id)
 
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         lost = rows.filter(
             status=Recipient.Status.SENDING, claimed_at__lt=stale
         ).update(status=Recipient.Status.FAILED, error=UNKNOWN_OUTCOME)
@@ -214,7 +216,7 @@ def _skip_late_exclusions(delivery, token, now, result: BatchResult) -> list:
         else:
             keep.append((recipient_id, profile_id, address))
     skipped = BatchResult()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         for reason, ids in late.items():
             skipped.skipped += Recipient.objects.filter(
                 id__in=ids, claim_token=token
@@ -448,7 +450,7 @@ def _record_outcomes(delivery, token, outcomes: list, result: BatchResult) -> No
     # The rows and the delivery's totals change together: a worker killed
     # after this leaves nothing it sent uncounted.
     recorded = BatchResult()
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         if sent:
             recorded.sent += Recipient.objects.filter(
                 id__in=[rid for rid, _ in sent], claim_token=token

@@ -413,10 +413,11 @@ def test_sending_a_batch_takes_the_same_queries_whatever_its_size(
     record_opt_out(profile=late, origin=Origin("operator"))
 
     # Start (lock, save, event), plan; per batch: delivery, fail stale
-    # sends, claim, re-check, skip, profiles, mark sending, mark sent, look
-    # up addresses with errors, counters, release; finish (lock, check,
-    # save, event); and the savepoints of the two transactions.
-    with django_assert_num_queries(23):
+    # sends, claim, re-check, skip and its counter, profiles, mark sending,
+    # mark sent and its counter, look up addresses with errors, release;
+    # finish (lock, check, save, event); and the savepoints of the two
+    # transactions.
+    with django_assert_num_queries(24):
         result = send_delivery(delivery=delivery)
 
     assert (result.sent, result.skipped) == (size, 1)
