@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -40,6 +41,7 @@ ANALYSIS_FIELDS = [
     "analysed_at",
     "analysed_by",
     "analysis_seconds",
+    "analysis_queued_at",
     "target_count",
     "to_send_count",
     "excluded_counts",
@@ -220,11 +222,7 @@ def analyze_delivery(
             .select_related("service")
             .get(pk=delivery.pk)
         )
-        if current.status not in (Delivery.Status.DRAFT, Delivery.Status.ANALYSED):
-            raise DeliveryStateError(
-                _("The delivery is %(status)s: it cannot be analysed again.")
-                % {"status": current.get_status_display().lower()}
-            )
+        _require_analysable(current)
         now = timezone.now()
         counts = analysis.write_analysis(current, now=now, progress=progress)
         seconds = time.monotonic() - started
@@ -233,6 +231,7 @@ def analyze_delivery(
         current.analysed_at = now
         current.analysed_by = _operator(operator)
         current.analysis_seconds = seconds
+        current.analysis_queued_at = None
         current.target_count = counts.target
         current.to_send_count = counts.to_send
         current.excluded_counts = counts.excluded
@@ -260,6 +259,37 @@ def analyze_delivery(
         to_send=counts.to_send,
         seconds=seconds,
     )
+
+
+def request_analysis(
+    *, delivery: Delivery, operator: AbstractBaseUser | None = None
+) -> AnalysisResult | None:
+    """Analyse in a Celery worker when a broker is configured, else here.
+
+    Returns None when the analysis was queued: the delivery then shows
+    `analysis_queued_at` until a worker has analysed it. A broker that
+    cannot be reached is no reason to refuse: the analysis runs here.
+    """
+    if settings.CELERY_BROKER_URL:
+        with transaction.atomic():
+            current = Delivery.objects.select_for_update().get(pk=delivery.pk)
+            _require_analysable(current)
+            current.analysis_queued_at = timezone.now()
+            current.save(update_fields=["analysis_queued_at"])
+        by = _operator(operator)
+        if tasks.dispatch_analysis(current.pk, by.pk if by else None):
+            logger.info("delivery %s: analysis queued", current.pk)
+            return None
+        Delivery.objects.filter(pk=current.pk).update(analysis_queued_at=None)
+    return analyze_delivery(delivery=delivery, operator=operator)
+
+
+def _require_analysable(delivery: Delivery) -> None:
+    if delivery.status not in (Delivery.Status.DRAFT, Delivery.Status.ANALYSED):
+        raise DeliveryStateError(
+            _("The delivery is %(status)s: it cannot be analysed again.")
+            % {"status": delivery.get_status_display().lower()}
+        )
 
 
 def start_sending(

@@ -121,6 +121,11 @@ class Delivery(models.Model):
         related_name="+",
     )
     analysis_seconds = models.FloatField(null=True, blank=True)
+    # Set while an analysis waits for or runs in a Celery worker; the
+    # analysis clears it.
+    analysis_queued_at = models.DateTimeField(
+        _("analysis queued"), null=True, blank=True, editable=False
+    )
     target_count = models.PositiveIntegerField(_("target"), null=True, blank=True)
     to_send_count = models.PositiveIntegerField(_("to send"), null=True, blank=True)
     # Exclusion key -> number of profiles; every key, zeros included.
