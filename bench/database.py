@@ -26,8 +26,25 @@ class BenchDatabase:
     name: str
 
     def admin_connection(self) -> psycopg.Connection:
-        """A connection to the source database, to create or drop ours."""
-        return psycopg.connect(_conninfo(self.source_url), autocommit=True)
+        """A connection to the server, to create or drop our database.
+
+        Through the database DATABASE_URL names, or the server's `postgres`
+        database when that one does not exist (yet): only the server is
+        needed.
+        """
+        source = _conninfo(self.source_url)
+        try:
+            return psycopg.connect(source, autocommit=True)
+        except psycopg.OperationalError as exc:
+            first = exc
+        maintenance = _conninfo(self.source_url, database="postgres")
+        try:
+            return psycopg.connect(maintenance, autocommit=True)
+        except psycopg.OperationalError:
+            reason = str(first).strip().splitlines()[0] if str(first) else "refused"
+            raise BenchRefused(
+                f"cannot connect to the PostgreSQL server of DATABASE_URL: {reason}"
+            ) from None
 
     def create(self) -> None:
         """Create the bench database, dropping a leftover of an earlier run."""
@@ -72,8 +89,9 @@ def bench_database(environ: dict | None = None) -> BenchDatabase:
     return BenchDatabase(source_url=source, url=url, name=name)
 
 
-def _conninfo(url: str) -> str:
+def _conninfo(url: str, *, database: str | None = None) -> str:
     # psycopg accepts postgresql:// URLs; dj-database-url's other aliases
     # are rewritten to it.
     parts = urlsplit(url)
-    return urlunsplit(("postgresql", *parts[1:]))
+    path = parts.path if database is None else f"/{database}"
+    return urlunsplit(("postgresql", parts.netloc, path, parts.query, ""))

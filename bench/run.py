@@ -58,7 +58,11 @@ def main() -> int:
         return 2
 
     _say(f"bench: creating database {database.name} for N={n:,} profiles")
-    database.create()
+    try:
+        database.create()
+    except BenchRefused as refused:
+        _say(f"bench: {refused}")
+        return 2
     _configure(database.url)
     try:
         return _run(n)
